@@ -1,0 +1,297 @@
+//! The command line: the same pipeline as the frontend, for humans and for `buildctl`.
+//! Parsed arguments become `Inputs` before anything runs; problems with the recipe or project
+//! exit with code 2 and print nothing on stdout.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use prost::Message;
+
+use crate::detect::ProjectFiles;
+use crate::diag::Diagnostics;
+use crate::image::{BaseConfig, image_config};
+use crate::lower::{ContextSource, LowerOptions};
+use crate::plan::Platform;
+use crate::{DEFAULT_RECIPE, Inputs, plan_build};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pycache",
+    version,
+    about = "Cache-optimal Docker images for Python projects, as a BuildKit frontend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run as a BuildKit frontend (gRPC on stdin/stdout); the frontend image's entrypoint.
+    Frontend,
+    /// Print the LLB Definition (for `buildctl build --local context=DIR`), or its JSON dump.
+    Llb {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Print the ops as JSON, in the shape of `buildctl debug dump-llb`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain the layer plan: each step, what invalidates it, and why it is where it is.
+    Explain {
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Check a recipe against its project and print every problem.
+    Check {
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Print the OCI image config the build produces (base image config not resolved).
+    Config {
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// The project directory (the build context).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The recipe; default `DIR/pycache.toml`.
+    #[arg(short = 'f', long = "file")]
+    file: Option<PathBuf>,
+    /// The target to build; default the runtime image.
+    #[arg(long, default_value = "")]
+    target: String,
+    /// A build arg, `NAME=VALUE`; repeatable.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    build_args: Vec<String>,
+    /// The target platform, e.g. `linux/arm64`; default the host's.
+    #[arg(long)]
+    platform: Option<String>,
+}
+
+/// Input problems: printed to stderr, exit code 2.
+const EXIT_INVALID: i32 = 2;
+
+struct Loaded {
+    recipe_file: String,
+    recipe_text: String,
+    recipe_dockerignore: Option<String>,
+    files: ProjectFiles,
+    build_args: BTreeMap<String, String>,
+    platform: Platform,
+    target: String,
+}
+
+impl Loaded {
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            recipe_file: &self.recipe_file,
+            recipe_text: &self.recipe_text,
+            recipe_dockerignore: self.recipe_dockerignore.as_deref(),
+            files: &self.files,
+            target: &self.target,
+            build_args: &self.build_args,
+            platform: self.platform.clone(),
+        }
+    }
+}
+
+fn usage_error(msg: String) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg))
+}
+
+#[derive(Debug)]
+struct UsageError(String);
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
+    let recipe_path = args
+        .file
+        .clone()
+        .unwrap_or_else(|| args.dir.join(DEFAULT_RECIPE));
+    let recipe_text = std::fs::read_to_string(&recipe_path).map_err(|e| {
+        usage_error(format!(
+            "cannot read recipe {}: {e}\n  = help: create one with a [python] section, or pass -f",
+            recipe_path.display()
+        ))
+    })?;
+    let dockerignore_path = PathBuf::from(format!("{}.dockerignore", recipe_path.display()));
+    let recipe_dockerignore = std::fs::read_to_string(&dockerignore_path).ok();
+    let files = ProjectFiles::from_dir(&args.dir)
+        .map_err(|e| usage_error(format!("cannot read project {}: {e}", args.dir.display())))?;
+    let mut build_args = BTreeMap::new();
+    for a in &args.build_args {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| usage_error(format!("--build-arg {a}: expected NAME=VALUE")))?;
+        build_args.insert(k.to_owned(), v.to_owned());
+    }
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p).ok_or_else(|| {
+            usage_error(format!(
+                "--platform {p}: expected os/arch[/variant], e.g. linux/arm64"
+            ))
+        })?,
+        None => Platform::host(),
+    };
+    Ok(Loaded {
+        recipe_file: display_name(&recipe_path),
+        recipe_text,
+        recipe_dockerignore,
+        files,
+        build_args,
+        platform,
+        target: args.target.clone(),
+    })
+}
+
+/// The recipe's name as users typed it, without a leading `./`.
+fn display_name(path: &Path) -> String {
+    let s = path.display().to_string();
+    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
+}
+
+enum Failure {
+    Invalid(Diagnostics),
+    Other(anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Self {
+        Failure::Invalid(d)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Other(e.into())
+    }
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Frontend => return crate::gateway::run_frontend(),
+        Command::Llb { build, json } => cmd_llb(&build, json),
+        Command::Explain { build } => cmd_explain(&build),
+        Command::Check { build } => cmd_check(&build),
+        Command::Config { build } => cmd_config(&build),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(Failure::Invalid(d)) => {
+            eprint!("{d}");
+            EXIT_INVALID
+        }
+        Err(Failure::Other(e)) => {
+            if e.downcast_ref::<UsageError>().is_some() {
+                eprintln!("error: {e}");
+                EXIT_INVALID
+            } else {
+                eprintln!("error: {e:#}");
+                1
+            }
+        }
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn cmd_llb(args: &BuildArgs, json: bool) -> Result<(), Failure> {
+    let loaded = load(args)?;
+    let plan = plan_build(&loaded.inputs())?;
+    let def = crate::definition(&plan, &cli_lower_options());
+    if json {
+        write_stdout(crate::llb::dump::dump_text(&def).as_bytes())
+    } else {
+        write_stdout(&def.encode_to_vec())
+    }
+}
+
+/// The CLI knows no daemon: the context is `--local context=DIR` of `buildctl`, and the base
+/// image's config is not resolved.
+fn cli_lower_options() -> LowerOptions {
+    LowerOptions {
+        base: BaseConfig::default(),
+        context: ContextSource {
+            name: "context".into(),
+            session: None,
+        },
+        resolve_mode: None,
+    }
+}
+
+fn cmd_explain(args: &BuildArgs) -> Result<(), Failure> {
+    let loaded = load(args)?;
+    let plan = plan_build(&loaded.inputs())?;
+    write_stdout(crate::plan::explain(&plan).as_bytes())
+}
+
+fn cmd_config(args: &BuildArgs) -> Result<(), Failure> {
+    let loaded = load(args)?;
+    let plan = plan_build(&loaded.inputs())?;
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let config = image_config(&plan, &BaseConfig::default(), epoch);
+    let mut text = serde_json::to_string_pretty(&config).map_err(anyhow::Error::from)?;
+    text.push('\n');
+    write_stdout(text.as_bytes())
+}
+
+/// Checks the default target and every named target; all problems at once.
+fn cmd_check(args: &BuildArgs) -> Result<(), Failure> {
+    let loaded = load(args)?;
+    let recipe =
+        crate::recipe::parse(&loaded.recipe_file, &loaded.recipe_text, &loaded.build_args)?;
+    let project = crate::detect::detect(
+        &loaded.files,
+        &recipe,
+        loaded.recipe_dockerignore.as_deref(),
+    )?;
+    let mut all = Diagnostics::default();
+    let targets = std::iter::once(crate::recipe::RUNTIME_TARGET.to_owned())
+        .chain(recipe.targets.keys().cloned());
+    let mut n = 0;
+    for target in targets {
+        n += 1;
+        if let Err(d) = crate::plan::plan(&recipe, &project, &target, &loaded.platform) {
+            all.0.extend(d.0);
+        }
+    }
+    if !all.is_empty() {
+        return Err(all.into());
+    }
+    use crate::plan::plural;
+    eprintln!(
+        "ok: {} ({:?}, {}, {})",
+        loaded.recipe_file,
+        project.manager(),
+        plural(project.dependency_count(), "dependency", "dependencies"),
+        plural(n, "target", "targets"),
+    );
+    Ok(())
+}

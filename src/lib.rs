@@ -1,0 +1,50 @@
+//! pycache: a BuildKit frontend that turns a short TOML recipe for a Python project into
+//! cache-optimal, deterministic LLB.
+//!
+//! Data flows one way: recipe → plan → LLB → gateway. Everything but `gateway` is pure and
+//! synchronous; `gateway` is the only module doing I/O against the BuildKit daemon.
+
+pub mod cli;
+pub mod detect;
+pub mod diag;
+pub mod gateway;
+pub mod image;
+pub mod llb;
+pub mod lower;
+pub mod plan;
+pub mod recipe;
+
+use std::collections::BTreeMap;
+
+use detect::ProjectFiles;
+use diag::Diagnostics;
+use plan::{Plan, Platform};
+
+/// The recipe file name when none is given: what `-f` defaults to.
+pub const DEFAULT_RECIPE: &str = "pycache.toml";
+
+/// Everything the pure pipeline needs, whoever read it (CLI from disk, frontend from BuildKit).
+#[derive(Clone, Debug)]
+pub struct Inputs<'a> {
+    pub recipe_file: &'a str,
+    pub recipe_text: &'a str,
+    /// `<recipe>.dockerignore` beside the recipe, which wins over the context's `.dockerignore`.
+    pub recipe_dockerignore: Option<&'a str>,
+    pub files: &'a ProjectFiles,
+    pub target: &'a str,
+    pub build_args: &'a BTreeMap<String, String>,
+    pub platform: Platform,
+}
+
+/// Recipe → project → plan, with every problem of every stage that could run reported.
+pub fn plan_build(inputs: &Inputs) -> Result<Plan, Diagnostics> {
+    let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
+    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    plan::plan(&recipe, &project, inputs.target, &inputs.platform)
+}
+
+/// Plan → Definition for the plan's platform.
+pub fn definition(plan: &Plan, opts: &lower::LowerOptions) -> llb::pb::Definition {
+    let lowered = lower::lower(plan, opts);
+    llb::marshal(&lowered.runtime, &lower::platform(plan))
+}

@@ -1,0 +1,278 @@
+//! Lowering: plan → LLB states. Pure and deterministic: the same plan, base config and context
+//! options always give the same graph. Each plan action has one lowering here.
+
+use std::collections::BTreeMap;
+
+use crate::image::{BaseConfig, merge_env};
+use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, Sharing, State, source};
+use crate::plan::{Action, BASE_STAGE, BindSource, Plan, Run, Stage};
+
+/// Where the build context comes from: the `context` local of a session (frontend), or a
+/// `--local context=DIR` given to `buildctl` (CLI output).
+#[derive(Clone, Debug, Default)]
+pub struct ContextSource {
+    /// The local's name; `context` unless a named context replaced it.
+    pub name: String,
+    pub session: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LowerOptions {
+    pub base: BaseConfig,
+    pub context: ContextSource,
+    /// `image.resolvemode` for image sources (`local` on the docker driver, `pull` with --pull).
+    pub resolve_mode: Option<String>,
+}
+
+/// The lowered build: the final state, plus the builder's for `--target builder`-style reuse.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    pub runtime: State,
+}
+
+fn step_name(plan: &Plan, stage: Stage, title: &str) -> String {
+    let _ = plan;
+    format!("[{}] {title}", stage.name())
+}
+
+pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
+    let context_name = if opts.context.name.is_empty() {
+        "context"
+    } else {
+        &opts.context.name
+    };
+    // Only the small files the dependency steps bind cross the session for them; their
+    // content, not this source op, keys the steps.
+    let manifest_files: Vec<String> = {
+        let mut v: Vec<String> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
+                    BindSource::Context(p) => Some(p.clone()),
+                    BindSource::StepOutput(_) => None,
+                })),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let manifests = (!manifest_files.is_empty()).then(|| {
+        source::local(
+            context_name,
+            &source::LocalOptions {
+                session: opts.context.session.clone(),
+                shared_key_hint: Some(format!("{context_name}-manifests")),
+                include: manifest_files.clone(),
+                ..Default::default()
+            },
+        )
+    });
+    let full_context = source::local(
+        context_name,
+        &source::LocalOptions {
+            session: opts.context.session.clone(),
+            shared_key_hint: Some(context_name.to_owned()),
+            exclude: plan.context_excludes.clone(),
+            ..Default::default()
+        },
+    );
+
+    let mut states: BTreeMap<String, State> = BTreeMap::new();
+    let mut base = source::image(&plan.base_image, opts.resolve_mode.as_deref());
+    for step in plan.stage_steps(Stage::Base) {
+        base = lower_step(
+            plan,
+            step,
+            &base,
+            opts,
+            &states,
+            manifests.as_ref(),
+            &full_context,
+        );
+        states.insert(step.id.clone(), base.clone());
+    }
+    states.insert(BASE_STAGE.to_owned(), base.clone());
+
+    let mut builder = base.clone();
+    for step in plan.stage_steps(Stage::Builder) {
+        let out = lower_step(
+            plan,
+            step,
+            &builder,
+            opts,
+            &states,
+            manifests.as_ref(),
+            &full_context,
+        );
+        if !step.side {
+            builder = out.clone();
+        }
+        states.insert(step.id.clone(), out);
+    }
+
+    let mut layers = vec![base];
+    for step in plan.stage_steps(Stage::Runtime) {
+        if let Action::Graft { lower, upper } = &step.action {
+            let diff = State::diff(
+                &states[lower],
+                &states[upper],
+                Some(step_name(plan, step.stage, &step.title)),
+            );
+            layers.push(diff);
+        }
+    }
+    let runtime = State::merge(&layers, Some("[runtime] merge layers".into()));
+    Lowered { runtime }
+}
+
+fn lower_step(
+    plan: &Plan,
+    step: &crate::plan::Step,
+    current: &State,
+    opts: &LowerOptions,
+    states: &BTreeMap<String, State>,
+    manifests: Option<&State>,
+    full_context: &State,
+) -> State {
+    let name = step_name(plan, step.stage, &step.title);
+    match &step.action {
+        Action::Run(run) => lower_run(
+            plan, step.stage, run, current, opts, states, manifests, name,
+        ),
+        Action::CopySource {
+            dest,
+            include,
+            exclude,
+        } => current
+            .file()
+            .copy(
+                full_context,
+                "/",
+                dest,
+                CopyOptions {
+                    follow_symlinks: true,
+                    dir_copy_contents: true,
+                    create_dest_path: true,
+                    allow_wildcard: true,
+                    allow_empty_wildcard: true,
+                    include: include.clone(),
+                    exclude: exclude.clone(),
+                    ..Default::default()
+                },
+            )
+            .named(name)
+            .into_state(),
+        Action::CopyFromImage { image, src, dest } => {
+            let from = source::image(image, opts.resolve_mode.as_deref());
+            current
+                .file()
+                .copy(
+                    &from,
+                    src,
+                    dest,
+                    CopyOptions {
+                        follow_symlinks: true,
+                        create_dest_path: true,
+                        ..Default::default()
+                    },
+                )
+                .named(name)
+                .into_state()
+        }
+        Action::Graft { .. } => unreachable!("grafts are lowered with the runtime stage"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lower_run(
+    plan: &Plan,
+    stage: Stage,
+    run: &Run,
+    current: &State,
+    opts: &LowerOptions,
+    states: &BTreeMap<String, State>,
+    manifests: Option<&State>,
+    name: String,
+) -> State {
+    let mut mounts = Vec::new();
+    for b in &run.binds {
+        let (state, selector) = match &b.source {
+            BindSource::Context(path) => (
+                manifests.expect("manifests exist when binds do").clone(),
+                Some(path.clone()),
+            ),
+            BindSource::StepOutput(id) => (states[id].clone(), None),
+        };
+        mounts.push(Mount {
+            dest: b.target.clone(),
+            source: MountSource::Bind {
+                state,
+                selector,
+                readonly: true,
+            },
+        });
+    }
+    for c in &run.caches {
+        let sharing = match c.sharing {
+            crate::plan::Sharing::Shared => Sharing::Shared,
+            crate::plan::Sharing::Private => Sharing::Private,
+            crate::plan::Sharing::Locked => Sharing::Locked,
+        };
+        mounts.push(Mount {
+            dest: c.target.clone(),
+            source: MountSource::Cache {
+                id: c.id.clone(),
+                sharing,
+            },
+        });
+    }
+    if let Some(out) = &run.side_output {
+        mounts.push(Mount {
+            dest: out.clone(),
+            source: MountSource::Scratch,
+        });
+    }
+    let mut args = if opts.base.shell.is_empty() {
+        vec!["/bin/sh".to_owned(), "-c".to_owned()]
+    } else {
+        opts.base.shell.clone()
+    };
+    args.push(run.script.clone());
+    let exec = Exec {
+        args,
+        env: merge_env(&opts.base.env, &run.env),
+        // The base stage is shared with the runtime image: do not create the workdir in it.
+        cwd: if stage == Stage::Base {
+            "/".into()
+        } else {
+            plan.workdir.clone()
+        },
+        // Build steps run as root whatever the base image's USER: they install system files.
+        user: if opts.base.user.is_empty() {
+            String::new()
+        } else {
+            "0:0".into()
+        },
+        network_none: false,
+        mounts,
+        name: Some(name),
+    };
+    let result = current.run(exec);
+    match &run.side_output {
+        Some(out) => result.mount(out).expect("side output mount exists"),
+        None => result.root(),
+    }
+}
+
+/// The platform message of a plan, for marshalling.
+pub fn platform(plan: &Plan) -> llb::pb::Platform {
+    llb::platform(
+        &plan.platform.os,
+        &plan.platform.architecture,
+        plan.platform.variant.as_deref(),
+    )
+}

@@ -1,0 +1,490 @@
+//! The recipe: `pycache.toml` parsed into typed sections, with every problem reported at once,
+//! each pointing at its line. Documented key by key in `docs/recipe.md`.
+
+mod reader;
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+use toml::de::DeTable;
+
+use crate::diag::{Diagnostic, Diagnostics};
+pub use reader::Sp;
+use reader::{Reader, Section};
+
+/// The uv version installed when the recipe names none. Pinned so builds are reproducible.
+pub const DEFAULT_UV_VERSION: &str = "0.9.9";
+pub const DEFAULT_WORKDIR: &str = "/app";
+/// The non-root user created and used by default.
+pub const DEFAULT_USER: &str = "app";
+/// The default target: the runtime image.
+pub const RUNTIME_TARGET: &str = "runtime";
+
+#[derive(Clone, Debug)]
+pub struct Recipe {
+    /// The file name the recipe was read from, for diagnostics.
+    pub file: String,
+    /// The recipe's text, for diagnostics that point into it later (plan, detect).
+    pub source: String,
+    /// The image named by a leading `# syntax=` line, if any.
+    pub syntax: Option<String>,
+    pub args: BTreeMap<String, Sp<String>>,
+    pub image: ImageSection,
+    pub apt: AptSection,
+    pub python: PythonSection,
+    pub source_files: SourceSection,
+    pub targets: BTreeMap<String, Sp<TargetSection>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImageSection {
+    pub base: Option<Sp<String>>,
+    pub workdir: Option<Sp<String>>,
+    pub user: Option<Sp<String>>,
+    pub entrypoint: Option<Sp<Vec<Sp<String>>>>,
+    pub cmd: Option<Sp<Vec<Sp<String>>>>,
+    pub env: BTreeMap<String, Sp<String>>,
+    pub expose: Vec<Sp<String>>,
+    pub labels: BTreeMap<String, Sp<String>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AptSection {
+    pub packages: Vec<Sp<String>>,
+    pub build_packages: Vec<Sp<String>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Manager {
+    #[default]
+    Auto,
+    Uv,
+    Pip,
+}
+
+#[derive(Clone, Debug)]
+pub struct PythonSection {
+    pub manager: Sp<Manager>,
+    pub uv: Option<Sp<String>>,
+    pub uv_image: Option<Sp<String>>,
+    pub requirements: Option<Sp<Vec<Sp<String>>>>,
+    pub groups: Vec<Sp<String>>,
+    pub extras: Vec<Sp<String>>,
+    pub all_extras: bool,
+    pub no_dev: Option<Sp<bool>>,
+    pub compile_bytecode: Option<bool>,
+    pub index_url: Option<Sp<String>>,
+    pub extra_index_urls: Vec<Sp<String>>,
+}
+
+impl Default for PythonSection {
+    fn default() -> Self {
+        Self {
+            manager: Spanned::new(0..0, Manager::Auto),
+            uv: None,
+            uv_image: None,
+            requirements: None,
+            groups: Vec::new(),
+            extras: Vec::new(),
+            all_extras: false,
+            no_dev: None,
+            compile_bytecode: None,
+            index_url: None,
+            extra_index_urls: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SourceSection {
+    pub include: Vec<Sp<String>>,
+    pub exclude: Vec<Sp<String>>,
+}
+
+/// A named variant of the runtime image; every key overrides the top-level one.
+#[derive(Clone, Debug, Default)]
+pub struct TargetSection {
+    pub groups: Option<Vec<Sp<String>>>,
+    pub extras: Option<Vec<Sp<String>>>,
+    pub no_dev: Option<Sp<bool>>,
+    pub packages: Vec<Sp<String>>,
+    pub env: BTreeMap<String, Sp<String>>,
+    pub entrypoint: Option<Sp<Vec<Sp<String>>>>,
+    pub cmd: Option<Sp<Vec<Sp<String>>>>,
+    pub user: Option<Sp<String>>,
+}
+
+/// The image named by the first `# syntax=` line among the leading comment lines.
+pub fn syntax_directive(text: &str) -> Option<String> {
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let comment = line.strip_prefix('#')?;
+        if let Some((key, value)) = comment.split_once('=')
+            && key.trim().eq_ignore_ascii_case("syntax")
+        {
+            return Some(value.trim().to_owned());
+        }
+    }
+    None
+}
+
+/// Parses and validates a recipe. `build_args` are `--build-arg` values; only args declared
+/// in `[args]` are substituted into `${NAME}` references.
+pub fn parse(
+    file: &str,
+    text: &str,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Recipe, Diagnostics> {
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let msg = format!("invalid TOML: {}", e.message().trim_end());
+            return Err(Diagnostic::new(file, msg).at(text, span).into());
+        }
+    };
+    let mut r = Reader {
+        file,
+        source: text,
+        diags: Diagnostics::default(),
+        args: BTreeMap::new(),
+    };
+    let mut root = Section::new("", doc.get_ref());
+
+    let mut args = BTreeMap::new();
+    if let Some(mut sec) = r.table(&mut root, "args") {
+        // Defaults may not refer to other args: read them before substitution is enabled.
+        for (name, value) in sec.table.iter() {
+            let name = name.get_ref().to_string();
+            if !is_identifier(&name) {
+                let msg = format!("`{name}` is not a valid build arg name");
+                r.error(value.span(), msg).help =
+                    Some("use letters, digits and underscores, e.g. PYTHON_VERSION".into());
+            }
+        }
+        let declared = r.string_map_all(&mut sec);
+        for (name, default) in declared {
+            let value = build_args
+                .get(&name)
+                .cloned()
+                .unwrap_or(default.get_ref().clone());
+            r.args.insert(name.clone(), value.clone());
+            args.insert(name, Spanned::new(default.span(), value));
+        }
+    }
+
+    let image = r.table(&mut root, "image").map(|mut sec| {
+        let image = ImageSection {
+            base: r.string(&mut sec, "base"),
+            workdir: r.string(&mut sec, "workdir"),
+            user: r.string(&mut sec, "user"),
+            entrypoint: r.strings(&mut sec, "entrypoint"),
+            cmd: r.strings(&mut sec, "cmd"),
+            env: r.string_map(&mut sec, "env"),
+            expose: r.ports(&mut sec, "expose"),
+            labels: r.string_map(&mut sec, "labels"),
+        };
+        r.finish(sec);
+        image
+    });
+
+    let apt = r.table(&mut root, "apt").map(|mut sec| {
+        let apt = AptSection {
+            packages: list(r.strings(&mut sec, "packages")),
+            build_packages: list(r.strings(&mut sec, "build-packages")),
+        };
+        r.finish(sec);
+        apt
+    });
+
+    let python = r.table(&mut root, "python").map(|mut sec| {
+        let manager = match r.string(&mut sec, "manager") {
+            None => Spanned::new(0..0, Manager::Auto),
+            Some(m) => {
+                let value = match m.get_ref().as_str() {
+                    "auto" => Manager::Auto,
+                    "uv" => Manager::Uv,
+                    "pip" => Manager::Pip,
+                    other => {
+                        let msg = format!("unknown package manager `{other}`");
+                        r.error(m.span(), msg).help =
+                            Some("use \"auto\", \"uv\" or \"pip\"".into());
+                        Manager::Auto
+                    }
+                };
+                Spanned::new(m.span(), value)
+            }
+        };
+        let python = PythonSection {
+            manager,
+            uv: r.string(&mut sec, "uv"),
+            uv_image: r.string(&mut sec, "uv-image"),
+            requirements: r.strings(&mut sec, "requirements"),
+            groups: list(r.strings(&mut sec, "groups")),
+            extras: list(r.strings(&mut sec, "extras")),
+            all_extras: r.bool(&mut sec, "all-extras").is_some_and(|b| *b.get_ref()),
+            no_dev: r.bool(&mut sec, "no-dev"),
+            compile_bytecode: r.bool(&mut sec, "compile-bytecode").map(|b| *b.get_ref()),
+            index_url: r.string(&mut sec, "index-url"),
+            extra_index_urls: list(r.strings(&mut sec, "extra-index-urls")),
+        };
+        r.finish(sec);
+        python
+    });
+
+    let source_files = r.table(&mut root, "source").map(|mut sec| {
+        let s = SourceSection {
+            include: list(r.strings(&mut sec, "include")),
+            exclude: list(r.strings(&mut sec, "exclude")),
+        };
+        r.finish(sec);
+        s
+    });
+
+    let mut targets = BTreeMap::new();
+    if let Some(sec) = r.table(&mut root, "targets") {
+        for (name, value) in sec.table.iter() {
+            let name_str = name.get_ref().to_string();
+            let toml::de::DeValue::Table(t) = value.get_ref() else {
+                let msg = format!("target `{name_str}` must be a table");
+                r.error(value.span(), msg).help = Some(format!("write it as [targets.{name_str}]"));
+                continue;
+            };
+            let mut tsec = Section::new(format!("targets.{name_str}"), t);
+            let target = TargetSection {
+                groups: r.strings(&mut tsec, "groups").map(|s| s.into_inner()),
+                extras: r.strings(&mut tsec, "extras").map(|s| s.into_inner()),
+                no_dev: r.bool(&mut tsec, "no-dev"),
+                packages: list(r.strings(&mut tsec, "packages")),
+                env: r.string_map(&mut tsec, "env"),
+                entrypoint: r.strings(&mut tsec, "entrypoint"),
+                cmd: r.strings(&mut tsec, "cmd"),
+                user: r.string(&mut tsec, "user"),
+            };
+            r.finish(tsec);
+            targets.insert(name_str, Spanned::new(name.span(), target));
+        }
+    }
+    r.finish(root);
+
+    let recipe = Recipe {
+        file: file.to_owned(),
+        source: text.to_owned(),
+        syntax: syntax_directive(text),
+        args,
+        image: image.unwrap_or_default(),
+        apt: apt.unwrap_or_default(),
+        python: python.unwrap_or_default(),
+        source_files: source_files.unwrap_or_default(),
+        targets,
+    };
+    validate(&recipe, &mut r);
+    r.diags.finish(recipe)
+}
+
+fn list(v: Option<Sp<Vec<Sp<String>>>>) -> Vec<Sp<String>> {
+    v.map(Spanned::into_inner).unwrap_or_default()
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Debian package names (policy §5.6.1), optionally pinned with `=version`.
+fn is_apt_package(s: &str) -> bool {
+    let name = s.split_once('=').map_or(s, |(n, _)| n);
+    name.len() >= 2
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
+}
+
+/// A user name, `name:group`, or numeric `uid[:gid]`, as Docker's `USER` takes.
+fn is_user(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(':').count() <= 2
+        && s.split(':').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        })
+}
+
+/// Rules that need more than one key: contradictions and values of the wrong shape.
+fn validate(recipe: &Recipe, r: &mut Reader) {
+    if let Some(w) = &recipe.image.workdir
+        && !w.get_ref().starts_with('/')
+    {
+        let msg = format!("workdir `{}` must be an absolute path", w.get_ref());
+        r.error(w.span(), msg).help = Some(format!("write \"/{}\"", w.get_ref()));
+    }
+    let users = std::iter::once(&recipe.image.user)
+        .chain(recipe.targets.values().map(|t| &t.get_ref().user));
+    for user in users.flatten() {
+        if !is_user(user.get_ref()) {
+            let msg = format!("`{}` is not a user name", user.get_ref());
+            r.error(user.span(), msg).help =
+                Some("write a name like \"app\", \"root\", or a numeric \"10001:10001\"".into());
+        }
+    }
+    let commands = [&recipe.image.entrypoint, &recipe.image.cmd]
+        .into_iter()
+        .chain(
+            recipe
+                .targets
+                .values()
+                .flat_map(|t| [&t.get_ref().entrypoint, &t.get_ref().cmd]),
+        );
+    for cmd in commands.flatten() {
+        if cmd.get_ref().is_empty() {
+            r.error(cmd.span(), "a command must not be empty").help =
+                Some("remove the key to use the default, or name a program, e.g. [\"app\"]".into());
+        }
+    }
+    let env_maps =
+        std::iter::once(&recipe.image.env).chain(recipe.targets.values().map(|t| &t.get_ref().env));
+    for env in env_maps {
+        for (k, v) in env {
+            if !is_identifier(k) {
+                let msg = format!("`{k}` is not a valid environment variable name");
+                r.error(v.span(), msg).help = Some("use letters, digits and underscores".into());
+            }
+        }
+    }
+
+    let apt_lists = [&recipe.apt.packages, &recipe.apt.build_packages]
+        .into_iter()
+        .chain(recipe.targets.values().map(|t| &t.get_ref().packages));
+    for pkg in apt_lists.flatten() {
+        if !is_apt_package(pkg.get_ref()) {
+            let msg = format!("`{}` is not a Debian package name", pkg.get_ref());
+            r.error(pkg.span(), msg).help =
+                Some("package names are lower case, e.g. \"libpq5\" or \"curl=7.88.1-10\"".into());
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for pkg in &recipe.apt.packages {
+        if let Some(first) = seen.insert(pkg.get_ref().clone(), pkg.span()) {
+            let _ = first;
+            let msg = format!("apt package `{}` is listed twice", pkg.get_ref());
+            r.error(pkg.span(), msg).help = Some("remove one of them".into());
+        }
+    }
+    for pkg in &recipe.apt.build_packages {
+        if seen.contains_key(pkg.get_ref()) {
+            let msg = format!(
+                "`{}` is in both [apt] packages and build-packages",
+                pkg.get_ref()
+            );
+            r.error(pkg.span(), msg).help = Some(
+                "runtime packages are also present where dependencies are built: keep it only in `packages`"
+                    .into(),
+            );
+        }
+    }
+
+    let py = &recipe.python;
+    if *py.manager.get_ref() == Manager::Pip {
+        let uv_only = [
+            (py.groups.first().map(Spanned::span), "groups"),
+            (py.uv.as_ref().map(Spanned::span), "uv"),
+            (py.uv_image.as_ref().map(Spanned::span), "uv-image"),
+        ];
+        for (span, key) in uv_only {
+            if let Some(span) = span {
+                let msg = format!("`{key}` needs manager = \"uv\", but the recipe says \"pip\"");
+                r.error(span, msg).help =
+                    Some("remove the key, or use manager = \"uv\" with a uv.lock".into());
+            }
+        }
+    }
+    if let (Some(uv), Some(image)) = (&py.uv, &py.uv_image) {
+        let _ = uv;
+        r.error(image.span(), "`uv` and `uv-image` both say where uv comes from")
+            .help = Some("keep `uv = \"<version>\"` (from PyPI) or `uv-image` (copies /uv from that image), not both".into());
+    }
+    if py.all_extras && !py.extras.is_empty() {
+        r.error(
+            py.extras[0].span(),
+            "`extras` is redundant with all-extras = true",
+        )
+        .help = Some("remove one of them".into());
+    }
+    if let Some(reqs) = &py.requirements
+        && *py.manager.get_ref() == Manager::Uv
+    {
+        r.error(
+            reqs.span(),
+            "`requirements` is for pip projects, but manager = \"uv\"",
+        )
+        .help = Some(
+            "uv projects install from uv.lock; remove `requirements` or use manager = \"pip\""
+                .into(),
+        );
+    }
+    for pattern in recipe
+        .source_files
+        .include
+        .iter()
+        .chain(&recipe.source_files.exclude)
+    {
+        if let Err(e) = globset::Glob::new(pattern.get_ref()) {
+            let msg = format!("invalid glob `{}`: {}", pattern.get_ref(), e.kind());
+            r.error(pattern.span(), msg);
+        }
+    }
+    for (name, target) in &recipe.targets {
+        let valid = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if name == RUNTIME_TARGET || !valid {
+            let msg = if valid {
+                format!("`{RUNTIME_TARGET}` is the default target and cannot be redefined")
+            } else {
+                format!("`{name}` is not a valid target name")
+            };
+            r.error(target.span(), msg).help =
+                Some("name targets with letters, digits, `-` and `_`, e.g. [targets.dev]".into());
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Every entry of `sec` as a string; used for `[args]`, whose keys are the user's own.
+    fn string_map_all(&mut self, sec: &mut Section) -> BTreeMap<String, Sp<String>> {
+        let mut out = BTreeMap::new();
+        for (k, v) in sec.table.iter() {
+            match v.get_ref() {
+                toml::de::DeValue::String(s) => {
+                    out.insert(
+                        k.get_ref().to_string(),
+                        Spanned::new(v.span(), s.to_string()),
+                    );
+                }
+                toml::de::DeValue::Integer(i) => {
+                    out.insert(
+                        k.get_ref().to_string(),
+                        Spanned::new(v.span(), i.as_str().to_owned()),
+                    );
+                }
+                _ => {
+                    let msg = format!("build arg `{}` must have a string default", k.get_ref());
+                    self.error(v.span(), msg);
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,2 @@
+import core
+def main() -> None: print("app", core.NAME)

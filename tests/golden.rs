@@ -1,0 +1,79 @@
+//! Golden cases: each `testdata/<case>/` holds a recipe and a tiny project, and the expected
+//! `llb.json`, `explain.txt` and `image-config.json` (or `error.txt` for invalid input).
+//! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites them; never under `CI=true`.
+
+mod common;
+
+use std::path::Path;
+
+fn updating() -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") && !ci
+}
+
+/// Compares `actual` with the golden file, or rewrites it when updating. Returns a mismatch.
+fn check(dir: &Path, name: &str, actual: &str) -> Option<String> {
+    let path = dir.join(name);
+    if updating() {
+        std::fs::write(&path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    (expected != actual).then(|| {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        format!(
+            "{}: differs from line {} (expected {:?}, got {:?}); run UPDATE_GOLDEN=1 cargo test --test golden and review the diff",
+            path.display(),
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        )
+    })
+}
+
+#[test]
+fn golden_cases() {
+    let cases = common::cases();
+    assert!(
+        cases.len() >= 10,
+        "expected at least 10 golden cases, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for dir in &cases {
+        match common::plan_case(dir) {
+            Ok(plan) => {
+                assert!(
+                    !dir.join("error.txt").exists() || updating(),
+                    "{}: expected an error",
+                    dir.display()
+                );
+                let def = pycache::definition(&plan, &common::lower_options());
+                failures.extend(check(dir, "llb.json", &pycache::llb::dump::dump_text(&def)));
+                failures.extend(check(dir, "explain.txt", &pycache::plan::explain(&plan)));
+                failures.extend(check(
+                    dir,
+                    "image-config.json",
+                    &common::image_config_text(&plan),
+                ));
+            }
+            Err(diags) => {
+                assert!(
+                    !dir.join("llb.json").exists() || updating(),
+                    "{}: unexpected error:\n{diags}",
+                    dir.display()
+                );
+                failures.extend(check(dir, "error.txt", &diags.to_string()));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}
