@@ -219,8 +219,8 @@ fn detect_uv(
     let lock = match UvLock::parse(lock_text) {
         Ok(l) => l,
         Err(e) => {
-            let mut d = Diagnostic::new("uv.lock", format!("invalid uv.lock: {}", e.message()));
-            if let Some(span) = e.span() {
+            let mut d = Diagnostic::new("uv.lock", format!("invalid uv.lock: {}", e.message));
+            if let Some(span) = e.span {
                 d = d.at(lock_text, span);
             }
             diags.push(d.help("regenerate it with `uv lock`"));

@@ -106,16 +106,129 @@ impl LockedPackage {
     }
 }
 
+/// A uv.lock parse error, with its byte range in the whole file.
+#[derive(Clone, Debug)]
+pub struct LockError {
+    pub message: String,
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+impl LockError {
+    fn at(e: toml::de::Error, offset: usize) -> Self {
+        Self {
+            message: e.message().trim_end().to_owned(),
+            span: e.span().map(|s| s.start + offset..s.end + offset),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct OnePackage {
+    package: Vec<LockedPackage>,
+}
+
+/// The text after `pattern` up to the next `"`, by plain search.
+fn quoted_after<'a>(line: &'a str, pattern: &str) -> Option<&'a str> {
+    let start = line.find(pattern)? + pattern.len();
+    let len = line[start..].find('"')?;
+    Some(&line[start..start + len])
+}
+
+fn scan_artifact(line: &str) -> Artifact {
+    let size = line.find("size = ").and_then(|i| {
+        let digits = &line[i + 7..];
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        digits[..end].parse().ok()
+    });
+    Artifact {
+        url: quoted_after(line, "url = \"").map(str::to_owned),
+        hash: quoted_after(line, "hash = \"").map(str::to_owned),
+        size,
+    }
+}
+
+/// One `[[package]]` section being read: everything but its artifacts, as TOML text.
+struct Section {
+    offset: usize,
+    toml: String,
+    wheels: Vec<Artifact>,
+    sdist: Option<Artifact>,
+}
+
+impl Section {
+    fn finish(self) -> Result<LockedPackage, LockError> {
+        let mut one: OnePackage =
+            toml::from_str(&self.toml).map_err(|e| LockError::at(e, self.offset))?;
+        let mut pkg = one.package.pop().ok_or(LockError {
+            message: "empty [[package]]".into(),
+            span: None,
+        })?;
+        pkg.wheels.extend(self.wheels);
+        if pkg.sdist.is_none() {
+            pkg.sdist = self.sdist;
+        }
+        Ok(pkg)
+    }
+}
+
 impl UvLock {
-    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
+    /// Parses uv.lock. The file is mostly artifact lists (a 300-package lock is ~2 MB), which
+    /// uv writes one artifact per line: those lines are scanned as text in one pass, and the
+    /// rest is parsed as TOML section by section, several times faster than parsing it whole.
+    pub fn parse(text: &str) -> Result<Self, LockError> {
+        let mut header_end = text.len();
+        let mut sections: Vec<Section> = Vec::new();
+        let mut in_wheels = false;
+        let mut pos = 0;
+        for line in text.split_inclusive('\n') {
+            let line_start = pos;
+            pos += line.len();
+            if line.starts_with("[[package]]") {
+                header_end = header_end.min(line_start);
+                in_wheels = false;
+                sections.push(Section {
+                    offset: line_start,
+                    toml: String::with_capacity(1024),
+                    wheels: Vec::new(),
+                    sdist: None,
+                });
+            }
+            let Some(section) = sections.last_mut() else {
+                continue;
+            };
+            if in_wheels {
+                if line.trim() == "]" {
+                    in_wheels = false;
+                } else {
+                    section.wheels.push(scan_artifact(line));
+                }
+                section.toml.push('\n');
+            } else if line.starts_with("wheels = [") && !line.trim_end().ends_with(']') {
+                in_wheels = true;
+                section.toml.push('\n');
+            } else if line.starts_with("sdist = {") {
+                section.sdist = Some(scan_artifact(line));
+                section.toml.push('\n');
+            } else {
+                // Blank lines stand in for skipped ones, so TOML error lines match the file.
+                section.toml.push_str(line);
+            }
+        }
+        let mut lock: UvLock =
+            toml::from_str(&text[..header_end]).map_err(|e| LockError::at(e, 0))?;
+        lock.packages = sections
+            .into_iter()
+            .map(Section::finish)
+            .collect::<Result<_, _>>()?;
+        Ok(lock)
     }
 
     pub fn package(&self, name: &str) -> Option<&LockedPackage> {
         let name = normalize_name(name);
         self.packages.iter().find(|p| p.name == name)
     }
-
     /// Packages installed from an index, git or URL: everything but local ones.
     pub fn third_party(&self) -> impl Iterator<Item = &LockedPackage> {
         self.packages
@@ -184,6 +297,26 @@ fn normalize_specifier(spec: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_parse_equals_full_toml_parse() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/uv-groups-extras/uv.lock"
+        ))
+        .unwrap();
+        let fast = UvLock::parse(&text).unwrap();
+        let full: UvLock = toml::from_str(&text).unwrap();
+        assert_eq!(fast.packages.len(), full.packages.len());
+        for (a, b) in fast.packages.iter().zip(&full.packages) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+        assert!(
+            fast.packages
+                .iter()
+                .any(|p| !p.wheels.is_empty() && p.wheels[0].size.is_some())
+        );
+    }
 
     #[test]
     fn requirement_keys_ignore_spacing_order_and_markers() {

@@ -1,0 +1,681 @@
+//! One build, as the daemon asks for it: read the recipe from the `dockerfile` local, read the
+//! project's detection files from the `context` local, plan, resolve the base image's config,
+//! lower, solve, and `Return` the result with its image config. Or answer a `--call`
+//! subrequest instead. Generic over the transport so tests drive it against an in-process fake
+//! daemon.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use tonic::body::Body;
+use tonic::client::GrpcService;
+use tonic::codegen::{Body as HttpBody, Bytes, StdError};
+
+use super::bridge::LlbBridgeClient;
+use super::error::{FrontendError, SourceTexts};
+use super::options::{FrontendOptions, NoCache};
+use super::{log, pb, subrequests};
+use crate::detect::{DETECTION_PATTERNS, ProjectFiles};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::image::{BaseConfig, image_config};
+use crate::llb::{self, source};
+use crate::lower::{ContextSource, LowerOptions};
+use crate::plan::{Plan, Platform};
+use crate::{DEFAULT_RECIPE, Inputs, plan_build};
+
+/// The local holding the recipe (the directory of `-f`).
+pub const DOCKERFILE_LOCAL: &str = "dockerfile";
+/// The local holding the build context.
+pub const CONTEXT_LOCAL: &str = "context";
+/// The `filename` buildx sends when there is no `-f`.
+const BUILDX_DEFAULT_FILENAME: &str = "Dockerfile";
+
+/// Directories never sent for detection; the same as the CLI's walk skips
+/// (`detect::files::SKIP_DIRS`), so both see the same project.
+const SKIP_DIRS: &[&str] = &[
+    ".git",
+    ".venv",
+    "node_modules",
+    "__pycache__",
+    "target",
+    ".cache",
+];
+/// How deep the detection walk goes, as the CLI's.
+const MAX_DEPTH: usize = 8;
+/// Files this big are not read for detection, as in the CLI.
+const MAX_FILE_SIZE: i64 = 16 << 20;
+/// `ReadFile` in ranges: a reply must fit the 16 MiB message cap with room to spare.
+const READ_CHUNK: i64 = 4 << 20;
+
+/// Go `os.FileMode` bits, as `Stat.mode` carries them.
+const GO_MODE_DIR: u32 = 1 << 31;
+const GO_MODE_TYPE: u32 = GO_MODE_DIR
+    | (1 << 27) // symlink
+    | (1 << 26) // device
+    | (1 << 25) // named pipe
+    | (1 << 24) // socket
+    | (1 << 21) // char device
+    | (1 << 19); // irregular
+
+/// What the frontend needs of a transport: what [`LlbBridgeClient`]'s methods need.
+pub trait BridgeTransport:
+    GrpcService<
+        Body,
+        Error: Into<StdError>,
+        ResponseBody: HttpBody<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+    >
+{
+}
+
+impl<T> BridgeTransport for T where
+    T: GrpcService<
+            Body,
+            Error: Into<StdError>,
+            ResponseBody: HttpBody<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+        >
+{
+}
+
+/// Parses the options from environment pairs, runs the build or subrequest and sends exactly
+/// one `Return`. `Err` only when `Return` itself failed (the daemon is gone).
+pub async fn run_env<T, I, K, V>(
+    client: &mut LlbBridgeClient<T>,
+    vars: I,
+) -> Result<(), tonic::Status>
+where
+    T: BridgeTransport,
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    match FrontendOptions::from_env(vars) {
+        Ok(opts) => run(client, &opts).await,
+        Err(e) => send_return(client, Err(e.into())).await,
+    }
+}
+
+/// Runs the build or subrequest for `opts` and sends exactly one `Return` with its result or
+/// error. `Err` only when `Return` itself failed.
+pub async fn run<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+) -> Result<(), tonic::Status> {
+    let outcome = answer(client, opts).await;
+    send_return(client, outcome).await
+}
+
+async fn send_return<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    outcome: Result<pb::Result, FrontendError>,
+) -> Result<(), tonic::Status> {
+    let request = match outcome {
+        Ok(result) => pb::ReturnRequest {
+            result: Some(result),
+            error: None,
+        },
+        Err(e) => {
+            log(&format!("error: {}", e.message()));
+            pb::ReturnRequest {
+                result: None,
+                error: Some(e.to_status()),
+            }
+        }
+    };
+    client.return_result(request).await.map(drop)
+}
+
+/// The result (or error) to return for `opts`: a build, or a subrequest's answer.
+pub async fn answer<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+) -> Result<pb::Result, FrontendError> {
+    let pong = client
+        .ping(pb::PingRequest {})
+        .await
+        .map_err(FrontendError::daemon("ping BuildKit"))?;
+    check_llb_caps(&pong)?;
+    match opts.request_id.as_deref() {
+        None => build(client, opts).await,
+        Some(subrequests::DESCRIBE) => Ok(subrequests::describe()),
+        Some(subrequests::TARGETS) => {
+            let recipe = read_recipe(client, opts).await?;
+            let parsed = crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args)
+                .map_err(|d| invalid(d, &recipe, &ProjectFiles::default()))?;
+            Ok(subrequests::targets(&parsed))
+        }
+        Some(subrequests::LINT) => {
+            let recipe = read_recipe(client, opts).await?;
+            let files = read_project(client, opts).await?;
+            let diagnostics = check_all_targets(&recipe, &files, opts);
+            Ok(subrequests::lint(
+                &diagnostics,
+                &source_texts(&recipe, &files),
+                &recipe.name,
+            ))
+        }
+        Some(other) => Err(FrontendError::UnsupportedSubrequest(other.to_owned())),
+    }
+}
+
+/// The lowering uses MergeOp and DiffOp (BuildKit 0.10+). An empty list means the daemon did
+/// not say; then the Solve will tell.
+fn check_llb_caps(pong: &pb::PongResponse) -> Result<(), FrontendError> {
+    if pong.llb_caps.is_empty() {
+        return Ok(());
+    }
+    for needed in ["mergeop", "diffop"] {
+        let enabled = pong.llb_caps.iter().any(|c| c.id == needed && c.enabled);
+        if !enabled {
+            return Err(FrontendError::Other(format!(
+                "this BuildKit lacks the LLB capability `{needed}` that pycache needs: use \
+                 BuildKit 0.10 or newer (Docker 23 or newer)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The recipe and its `.dockerignore`, as read from the `dockerfile` local.
+#[derive(Clone, Debug)]
+pub struct RecipeFile {
+    /// The name diagnostics use: the `filename` option.
+    pub name: String,
+    pub text: String,
+    /// `<name>.dockerignore` beside the recipe, if there is one.
+    pub dockerignore: Option<String>,
+}
+
+/// The file names to try: `filename`, except that buildx's default `Dockerfile` (no `-f`)
+/// means pycache's own default first.
+fn recipe_candidates(filename: &str) -> Vec<String> {
+    if filename == BUILDX_DEFAULT_FILENAME {
+        vec![DEFAULT_RECIPE.to_owned(), filename.to_owned()]
+    } else {
+        vec![filename.to_owned()]
+    }
+}
+
+/// Renames every op of a small internal definition (the progress line users see).
+fn named(mut def: llb::pb::Definition, name: &str) -> llb::pb::Definition {
+    for meta in def.metadata.values_mut() {
+        meta.description
+            .insert("llb.customname".into(), name.to_owned());
+    }
+    def
+}
+
+/// The platform message for `platform`.
+fn llb_platform(platform: &Platform) -> llb::pb::Platform {
+    llb::platform(
+        &platform.os,
+        &platform.architecture,
+        platform.variant.as_deref(),
+    )
+}
+
+/// Solves `def` (lazily) and returns its single ref id. Every Solve carries the cache
+/// imports: the daemon uses only each request's own.
+async fn solve_ref<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+    def: llb::pb::Definition,
+    what: &str,
+) -> Result<String, FrontendError> {
+    let response = client
+        .solve(pb::SolveRequest {
+            definition: Some(def),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            cache_imports: opts.cache_imports.clone(),
+            evaluate: false,
+            ..Default::default()
+        })
+        .await
+        .map_err(FrontendError::daemon(what))?;
+    match response.result.and_then(|r| r.result) {
+        Some(pb::result::Result::Ref(r)) => Ok(r.id),
+        Some(pb::result::Result::RefDeprecated(id)) => Ok(id),
+        Some(_) => Err(FrontendError::Other(format!(
+            "{what}: BuildKit returned several results for one definition"
+        ))),
+        None if !response.r#ref.is_empty() => Ok(response.r#ref),
+        None => Err(FrontendError::Other(format!(
+            "{what}: BuildKit returned no result"
+        ))),
+    }
+}
+
+/// A whole file of a solved ref, read in ranges.
+async fn read_file<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    ref_id: &str,
+    path: &str,
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut data = Vec::new();
+    loop {
+        let chunk = client
+            .read_file(pb::ReadFileRequest {
+                r#ref: ref_id.to_owned(),
+                file_path: path.to_owned(),
+                range: Some(pb::FileRange {
+                    offset: data.len() as i64,
+                    length: READ_CHUNK,
+                }),
+                ..Default::default()
+            })
+            .await?
+            .data;
+        let done = (chunk.len() as i64) < READ_CHUNK;
+        data.extend(chunk);
+        if done || data.len() as i64 > MAX_FILE_SIZE {
+            return Ok(data);
+        }
+    }
+}
+
+/// Reads the recipe (and `<recipe>.dockerignore`) from the `dockerfile` local.
+pub async fn read_recipe<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+) -> Result<RecipeFile, FrontendError> {
+    let candidates = recipe_candidates(&opts.filename);
+    let paths: Vec<String> = candidates
+        .iter()
+        .flat_map(|c| [c.clone(), format!("{c}.dockerignore")])
+        .collect();
+    let state = source::local(
+        DOCKERFILE_LOCAL,
+        &source::LocalOptions {
+            session: Some(opts.session_for(DOCKERFILE_LOCAL)),
+            shared_key_hint: Some(DOCKERFILE_LOCAL.to_owned()),
+            include: paths.clone(),
+            follow_paths: paths,
+            differ: Some("none".into()),
+            ..Default::default()
+        },
+    );
+    let def = named(
+        llb::marshal(&state, &llb_platform(&opts.default_platform)),
+        &format!("[internal] load recipe from {}", opts.filename),
+    );
+    let ref_id = solve_ref(client, opts, def, "load the recipe").await?;
+    let mut reason = String::new();
+    for name in candidates {
+        match read_file(client, &ref_id, &name).await {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    FrontendError::from(Diagnostics::from(Diagnostic::new(
+                        &name,
+                        "the recipe is not valid UTF-8 text",
+                    )))
+                })?;
+                let dockerignore = read_file(client, &ref_id, &format!("{name}.dockerignore"))
+                    .await
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                return Ok(RecipeFile {
+                    name,
+                    text,
+                    dockerignore,
+                });
+            }
+            Err(status) if reason.is_empty() => reason = status.message().to_owned(),
+            Err(_) => {}
+        }
+    }
+    Err(FrontendError::RecipeUnreadable {
+        file: opts.filename.clone(),
+        reason,
+    })
+}
+
+/// Reads the files detection looks at from the `context` local: only they cross the session
+/// here (`local.includepattern`), and the walk keeps what the CLI's walk would.
+pub async fn read_project<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+) -> Result<ProjectFiles, FrontendError> {
+    let state = source::local(
+        CONTEXT_LOCAL,
+        &source::LocalOptions {
+            session: Some(opts.session_for(CONTEXT_LOCAL)),
+            shared_key_hint: Some(format!("{CONTEXT_LOCAL}-detect")),
+            include: DETECTION_PATTERNS.iter().map(|p| (*p).to_owned()).collect(),
+            exclude: SKIP_DIRS.iter().map(|d| format!("**/{d}")).collect(),
+            differ: Some("none".into()),
+            ..Default::default()
+        },
+    );
+    let def = named(
+        llb::marshal(&state, &llb_platform(&opts.default_platform)),
+        "[internal] load project files",
+    );
+    let ref_id = solve_ref(client, opts, def, "load the project files").await?;
+
+    let mut files = ProjectFiles::default();
+    let mut dirs = vec![(String::new(), 0usize)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let entries = client
+            .read_dir(pb::ReadDirRequest {
+                r#ref: ref_id.clone(),
+                dir_path: format!("/{dir}"),
+                ..Default::default()
+            })
+            .await
+            .map_err(FrontendError::daemon(format!("list /{dir} of the context")))?
+            .entries;
+        for entry in entries {
+            let name = entry.path.rsplit('/').next().unwrap_or("");
+            if name.is_empty() {
+                continue;
+            }
+            let rel = if dir.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{dir}/{name}")
+            };
+            if entry.mode & GO_MODE_DIR != 0 {
+                if !SKIP_DIRS.contains(&name) && depth < MAX_DEPTH {
+                    dirs.push((rel, depth + 1));
+                }
+            } else if entry.mode & GO_MODE_TYPE == 0
+                && ProjectFiles::wanted(&rel)
+                && entry.size < MAX_FILE_SIZE
+            {
+                let bytes =
+                    read_file(client, &ref_id, &rel)
+                        .await
+                        .map_err(FrontendError::daemon(format!(
+                            "read {rel} from the context"
+                        )))?;
+                if let Ok(text) = String::from_utf8(bytes) {
+                    files.insert(rel, text);
+                }
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Every file a diagnostic may point into.
+fn source_texts(recipe: &RecipeFile, files: &ProjectFiles) -> SourceTexts {
+    let mut texts: BTreeMap<String, String> = files.files.clone();
+    if let Some(d) = &recipe.dockerignore {
+        texts.insert(format!("{}.dockerignore", recipe.name), d.clone());
+    }
+    texts.insert(recipe.name.clone(), recipe.text.clone());
+    SourceTexts(texts)
+}
+
+fn invalid(diagnostics: Diagnostics, recipe: &RecipeFile, files: &ProjectFiles) -> FrontendError {
+    FrontendError::Invalid {
+        diagnostics,
+        sources: source_texts(recipe, files),
+    }
+}
+
+/// `--check`: the recipe, the project and every target, all problems at once.
+fn check_all_targets(
+    recipe: &RecipeFile,
+    files: &ProjectFiles,
+    opts: &FrontendOptions,
+) -> Diagnostics {
+    let parsed = match crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args) {
+        Ok(r) => r,
+        Err(d) => return d,
+    };
+    let project = match crate::detect::detect(files, &parsed, recipe.dockerignore.as_deref()) {
+        Ok(p) => p,
+        Err(d) => return d,
+    };
+    let platform = &opts.target_platforms()[0];
+    let mut all = Diagnostics::default();
+    let targets = std::iter::once(crate::recipe::RUNTIME_TARGET.to_owned())
+        .chain(parsed.targets.keys().cloned());
+    for target in targets {
+        if let Err(d) = crate::plan::plan(&parsed, &project, &target, platform) {
+            all.0.extend(d.0);
+        }
+    }
+    all
+}
+
+/// Marks ops to be rebuilt for `--no-cache` (all) or `--no-cache-filter` (stages, matched by
+/// the `[stage]` prefix of the op's name).
+fn apply_no_cache(def: &mut llb::pb::Definition, no_cache: &NoCache) {
+    let stages = match no_cache {
+        NoCache::Off => return,
+        NoCache::All => None,
+        NoCache::Stages(s) => Some(s),
+    };
+    // The last op is the terminal one, which only selects the result.
+    let ops = def.def.len().saturating_sub(1);
+    for bytes in &def.def[..ops] {
+        let meta = def.metadata.entry(llb::digest(bytes)).or_default();
+        let hit = match stages {
+            None => true,
+            Some(stages) => meta
+                .description
+                .get("llb.customname")
+                .is_some_and(|n| stages.iter().any(|s| n.starts_with(&format!("[{s}]")))),
+        };
+        if hit {
+            meta.ignore_cache = true;
+        }
+    }
+}
+
+/// The base image's config for the plan's platform.
+async fn resolve_base<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+    plan: &Plan,
+) -> Result<BaseConfig, FrontendError> {
+    let reference = source::normalize_image_ref(&plan.base_image);
+    let response = client
+        .resolve_image_config(pb::ResolveImageConfigRequest {
+            r#ref: reference.clone(),
+            platform: Some(crate::lower::platform(plan)),
+            resolve_mode: opts.resolve_mode_name().to_owned(),
+            log_name: format!("[internal] load metadata for {reference}"),
+            session_id: opts.session_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .map_err(FrontendError::daemon(format!(
+            "resolve the base image {}",
+            plan.base_image
+        )))?;
+    BaseConfig::from_json(&response.config).map_err(|e| {
+        FrontendError::Other(format!(
+            "the config of base image {} is not valid JSON: {e}",
+            plan.base_image
+        ))
+    })
+}
+
+/// `label:NAME` options into the config's `Labels`, over the plan's.
+fn merge_labels(config: &mut Value, labels: &BTreeMap<String, String>) {
+    if labels.is_empty() {
+        return;
+    }
+    let Some(root) = config.as_object_mut() else {
+        return;
+    };
+    let image = root.entry("config").or_insert_with(|| json!({}));
+    let Some(image) = image.as_object_mut() else {
+        return;
+    };
+    let existing = image.entry("Labels").or_insert_with(|| json!({}));
+    if !existing.is_object() {
+        *existing = json!({});
+    }
+    if let Some(map) = existing.as_object_mut() {
+        for (k, v) in labels {
+            map.insert(k.clone(), json!(v));
+        }
+    }
+}
+
+/// One platform's build: its ref and image config.
+struct Built {
+    platform: Platform,
+    ref_id: String,
+    config: Vec<u8>,
+}
+
+async fn build<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+) -> Result<pb::Result, FrontendError> {
+    let recipe = read_recipe(client, opts).await?;
+    let files = read_project(client, opts).await?;
+
+    // Plan every platform before touching the daemon again: problems are reported first.
+    let mut plans = Vec::new();
+    for platform in opts.target_platforms() {
+        let inputs = Inputs {
+            recipe_file: &recipe.name,
+            recipe_text: &recipe.text,
+            recipe_dockerignore: recipe.dockerignore.as_deref(),
+            files: &files,
+            target: &opts.target,
+            build_args: &opts.build_args,
+            platform,
+        };
+        plans.push(plan_build(&inputs).map_err(|d| invalid(d, &recipe, &files))?);
+    }
+
+    let mut built = Vec::new();
+    for plan in &plans {
+        let base = resolve_base(client, opts, plan).await?;
+        let lower = LowerOptions {
+            base: base.clone(),
+            context: ContextSource {
+                name: CONTEXT_LOCAL.into(),
+                session: Some(opts.session_for(CONTEXT_LOCAL)),
+            },
+            resolve_mode: opts.image_resolve_mode.clone(),
+        };
+        let mut def = crate::definition(plan, &lower);
+        apply_no_cache(&mut def, &opts.no_cache);
+        let ref_id = solve_ref(client, opts, def, "solve the build").await?;
+        let mut config = image_config(plan, &base, opts.source_date_epoch());
+        merge_labels(&mut config, &opts.labels);
+        built.push(Built {
+            platform: plan.platform.clone(),
+            ref_id,
+            config: serde_json::to_vec(&config).expect("JSON values serialise"),
+        });
+    }
+    Ok(result(built, opts.multi_platform))
+}
+
+/// One ref with `containerimage.config`, or (multi-platform) refs keyed by platform with one
+/// config each and the mandatory `refs.platforms`.
+fn result(built: Vec<Built>, multi_platform: bool) -> pb::Result {
+    if !multi_platform && built.len() == 1 {
+        let b = built.into_iter().next().expect("one build");
+        return pb::Result {
+            result: Some(pb::result::Result::Ref(pb::Ref {
+                id: b.ref_id,
+                def: None,
+            })),
+            metadata: BTreeMap::from([("containerimage.config".to_owned(), b.config)]),
+            ..Default::default()
+        };
+    }
+    let mut refs = BTreeMap::new();
+    let mut metadata = BTreeMap::new();
+    let mut platforms = Vec::new();
+    for b in built {
+        let id = b.platform.id();
+        let mut platform = json!({ "os": b.platform.os, "architecture": b.platform.architecture });
+        if let Some(v) = &b.platform.variant {
+            platform["variant"] = json!(v);
+        }
+        platforms.push(json!({ "ID": id, "Platform": platform }));
+        metadata.insert(format!("containerimage.config/{id}"), b.config);
+        refs.insert(
+            id,
+            pb::Ref {
+                id: b.ref_id,
+                def: None,
+            },
+        );
+    }
+    metadata.insert(
+        "refs.platforms".to_owned(),
+        serde_json::to_vec(&json!({ "Platforms": platforms })).expect("JSON values serialise"),
+    );
+    pb::Result {
+        result: Some(pb::result::Result::Refs(pb::RefMap { refs })),
+        metadata,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buildx_default_filename_means_pycache_toml_first() {
+        assert_eq!(
+            recipe_candidates("Dockerfile"),
+            ["pycache.toml", "Dockerfile"]
+        );
+        assert_eq!(recipe_candidates("app.toml"), ["app.toml"]);
+    }
+
+    #[test]
+    fn labels_merge_over_the_plans() {
+        let mut config = json!({ "config": { "Labels": { "a": "1", "b": "2" } } });
+        merge_labels(
+            &mut config,
+            &BTreeMap::from([("b".into(), "x".into()), ("c".into(), "3".into())]),
+        );
+        assert_eq!(
+            config["config"]["Labels"],
+            json!({ "a": "1", "b": "x", "c": "3" })
+        );
+        let mut empty = json!({});
+        merge_labels(&mut empty, &BTreeMap::from([("k".into(), "v".into())]));
+        assert_eq!(empty["config"]["Labels"]["k"], "v");
+    }
+
+    #[test]
+    fn multi_platform_results_key_refs_by_platform() {
+        let built = vec![
+            Built {
+                platform: Platform::parse("linux/amd64").unwrap(),
+                ref_id: "a".into(),
+                config: b"{}".to_vec(),
+            },
+            Built {
+                platform: Platform::parse("linux/arm/v7").unwrap(),
+                ref_id: "b".into(),
+                config: b"{}".to_vec(),
+            },
+        ];
+        let r = result(built, true);
+        let Some(pb::result::Result::Refs(refs)) = &r.result else {
+            panic!("expected refs");
+        };
+        assert_eq!(refs.refs["linux/arm/v7"].id, "b");
+        assert!(r.metadata.contains_key("containerimage.config/linux/amd64"));
+        let p: Value = serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap();
+        assert_eq!(p["Platforms"][1]["ID"], "linux/arm/v7");
+        assert_eq!(p["Platforms"][1]["Platform"]["variant"], "v7");
+    }
+
+    #[test]
+    fn no_cache_marks_ops_but_not_the_terminal() {
+        let state = source::local("context", &source::LocalOptions::default());
+        let mut def = llb::marshal(&state, &llb::platform("linux", "amd64", None));
+        apply_no_cache(&mut def, &NoCache::All);
+        let source_digest = llb::digest(&def.def[0]);
+        assert!(def.metadata[&source_digest].ignore_cache);
+        assert!(!def.metadata.contains_key(&llb::digest(&def.def[1])));
+    }
+}
