@@ -31,7 +31,7 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
 FROM scratch
 # Frontend capabilities the binary implements; declare only what is implemented (see
 # scripts/frontend-image.sh, whose CAPS must equal this default).
-ARG PYCACHE_FRONTEND_CAPS=moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts
+ARG PYCACHE_FRONTEND_CAPS=moby.buildkit.frontend.subrequests
 COPY --from=build /out/pycache /pycache
 LABEL moby.buildkit.frontend.network.none="true" \
       moby.buildkit.frontend.caps="${PYCACHE_FRONTEND_CAPS}"

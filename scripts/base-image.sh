@@ -79,6 +79,7 @@ KEY=$( { printf '%s\n' "$RECIPE_REV" "$SUITE" "$MIRROR" "$VARIANT" "$INCLUDE" "$
 DIR="$PYCACHE_CACHE/base"
 TAR="$DIR/rootfs-$KEY.tar"
 VERSIONS="$DIR/versions-$KEY.txt"
+case "$DIR" in *[[:space:]]*) die "PYCACHE_CACHE must not contain whitespace: $DIR" ;; esac
 mkdir -p "$DIR/debs"
 
 # One builder at a time (tests may run setup concurrently).
@@ -90,7 +91,7 @@ docker info >/dev/null 2>&1 || die "no Docker engine is running; run scripts/eng
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'; }
 
-image_key() { docker image inspect "$PYCACHE_BASE_IMAGE" --format '{{index .Config.Labels "io.pycache.base.recipe"}}' 2>/dev/null || true; }
+image_key() { docker image inspect "$PYCACHE_BASE_IMAGE" --format '{{with .Config.Labels}}{{index . "io.pycache.base.recipe"}}{{end}}' 2>/dev/null || true; }
 
 build_rootfs() {
   if ! command -v mmdebstrap >/dev/null; then
@@ -104,8 +105,10 @@ build_rootfs() {
   hook=$(mktemp "$DIR/hook.XXXXXX.sh")
   printf '%s\n' "$HOOK" > "$hook"
   rm -f "$TAR.tmp"
-  HOST_CA="$HOST_CA" IMG_CA="$IMG_CA" MIRROR="$MIRROR" SUITE="$SUITE" VERSIONS_OUT="$VERSIONS.tmp" \
-  mmdebstrap --quiet --mode=root --format=tar --variant="$VARIANT" --include="$INCLUDE" \
+  # The .debs are kept between runs: sync-in before apt downloads, sync-out before mmdebstrap's
+  # cleanup empties the apt cache (--skip=essential/unlink keeps the essential set there too).
+  export HOST_CA IMG_CA MIRROR SUITE   # for the hook
+  VERSIONS_OUT="$VERSIONS.tmp" mmdebstrap --quiet --mode=root --format=tar --variant="$VARIANT" --include="$INCLUDE" \
     --skip=essential/unlink \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
     --setup-hook="sync-in $DIR/debs /var/cache/apt/archives" \
@@ -138,12 +141,19 @@ import_image() {
     --message "pycache test base: mmdebstrap $VARIANT $SUITE + $INCLUDE" \
     "$TAR" "$PYCACHE_BASE_IMAGE" >/dev/null
   if [ -n "$old" ] && [ "$old" != "$(docker image inspect "$PYCACHE_BASE_IMAGE" --format '{{.Id}}')" ]; then
-    docker rmi "$old" >/dev/null 2>&1 && log "removed the previous image ${old:7:12}" || true
+    if docker rmi "$old" >/dev/null 2>&1; then log "removed the previous image ${old:7:12}"; fi
   fi
   log "imported in $(elapsed "$t")"
 }
 
-if [ "$(image_key)" = "$KEY" ]; then
+ours=absent
+if docker image inspect "$PYCACHE_BASE_IMAGE" >/dev/null 2>&1; then
+  ours=$(docker image inspect "$PYCACHE_BASE_IMAGE" --format '{{with .Config.Labels}}{{index . "io.pycache.test-base"}}{{end}}')
+fi
+if [ "$ours" != absent ] && [ "$ours" != true ]; then
+  # e.g. PYCACHE_BASE_IMAGE=python:3.11-slim pulled on a machine with a registry: never overwrite it
+  log "$PYCACHE_BASE_IMAGE exists and was not made by this script; using it as it is"
+elif [ "$(image_key)" = "$KEY" ]; then
   log "reusing $PYCACHE_BASE_IMAGE (recipe $KEY)"
 else
   if [ -s "$TAR" ] && [ -s "$VERSIONS" ]; then
@@ -156,9 +166,9 @@ else
 fi
 
 docker image inspect "$PYCACHE_BASE_IMAGE" --format \
-  '{{.Id}} {{.Size}} {{index .Config.Labels "io.pycache.base.python"}} {{index .Config.Labels "io.pycache.base.pip"}} {{index .Config.Labels "io.pycache.base.debian"}}' \
-  | { read -r id size py pip deb
-      log "$PYCACHE_BASE_IMAGE: id ${id:7:12}, $(docker image ls --format '{{.Size}}' "$PYCACHE_BASE_IMAGE") in the store ($((size / 1000000)) MB compressed); Debian $deb, Python $py, pip $pip ($(elapsed "$T0"))"; }
+  '{{.Id}}|{{.Size}}{{with .Config.Labels}}|{{index . "io.pycache.base.python"}}|{{index . "io.pycache.base.pip"}}|{{index . "io.pycache.base.debian"}}{{end}}' \
+  | { IFS='|' read -r id size py pip deb
+      log "$PYCACHE_BASE_IMAGE: id ${id:7:12}, $(docker image ls --format '{{.Size}}' "$PYCACHE_BASE_IMAGE") in the store ($((size / 1000000)) MB compressed); Debian ${deb:-?}, Python ${py:-?}, pip ${pip:-?} ($(elapsed "$T0"))"; }
 
 [ "$VERIFY" = 1 ] || exit 0
 
@@ -167,6 +177,8 @@ docker image inspect "$PYCACHE_BASE_IMAGE" --format \
 # the cache mounts (own ids, so other builds' caches are untouched) stay warm between runs. Not
 # --no-cache: BuildKit then also hands RUN empty cache mounts, and what that build leaves replaces
 # them (moby/buildkit#4250). PYCACHE_VERIFY_CACHE_ID=<a fresh name> measures a cold run.
+# Here pip's cache mount saves nothing: the TLS-intercepting proxy strips Cache-Control, ETag and
+# Last-Modified, so pip's HTTP cache stores no response. uv's cache (wheels by hash) does work.
 CID="${PYCACHE_VERIFY_CACHE_ID:-pycache-verify}"
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT

@@ -264,34 +264,15 @@ fn cmd_config(args: &BuildArgs) -> Result<(), Failure> {
 
 /// Checks the default target and every named target; all problems at once.
 fn cmd_check(args: &BuildArgs) -> Result<(), Failure> {
-    let loaded = load(args)?;
-    let recipe =
-        crate::recipe::parse(&loaded.recipe_file, &loaded.recipe_text, &loaded.build_args)?;
-    let project = crate::detect::detect(
-        &loaded.files,
-        &recipe,
-        loaded.recipe_dockerignore.as_deref(),
-    )?;
-    let mut all = Diagnostics::default();
-    let targets = std::iter::once(crate::recipe::RUNTIME_TARGET.to_owned())
-        .chain(recipe.targets.keys().cloned());
-    let mut n = 0;
-    for target in targets {
-        n += 1;
-        if let Err(d) = crate::plan::plan(&recipe, &project, &target, &loaded.platform) {
-            all.0.extend(d.0);
-        }
-    }
-    if !all.is_empty() {
-        return Err(all.into());
-    }
     use crate::plan::plural;
+    let loaded = load(args)?;
+    let summary = crate::check_all(&loaded.inputs())?;
     eprintln!(
         "ok: {} ({:?}, {}, {})",
         loaded.recipe_file,
-        project.manager(),
-        plural(project.dependency_count(), "dependency", "dependencies"),
-        plural(n, "target", "targets"),
+        summary.manager,
+        plural(summary.dependencies, "dependency", "dependencies"),
+        plural(summary.targets.len(), "target", "targets"),
     );
     Ok(())
 }

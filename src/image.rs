@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::plan::{Plan, Stage};
+use crate::plan::{Action, Plan, Stage};
 
 /// What the base image's config says, as far as the build needs it. Filled from
 /// `ResolveImageConfig` by the frontend; the CLI, with no daemon, uses `BaseConfig::default()`.
@@ -184,14 +184,33 @@ pub fn image_config(plan: &Plan, base: &BaseConfig, source_date_epoch: Option<i6
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    for step in plan.steps.iter().filter(|s| !s.side) {
-        let in_image = match step.stage {
-            Stage::Base | Stage::Runtime => true,
-            Stage::Builder => false,
+    for step in plan.steps.iter().filter(|s| s.stage != Stage::Builder) {
+        // A graft is one layer per builder step between its lower and upper states: BuildKit's
+        // DiffOp keeps the layer chain when lower is an ancestor of upper.
+        let titles: Vec<String> = match &step.action {
+            Action::Graft { lower, upper } => {
+                let chain: Vec<_> = plan
+                    .stage_steps(Stage::Builder)
+                    .filter(|s| !s.side)
+                    .collect();
+                let start = chain
+                    .iter()
+                    .position(|s| s.id == *lower)
+                    .map_or(0, |i| i + 1);
+                let end = chain
+                    .iter()
+                    .position(|s| s.id == *upper)
+                    .map_or(start, |i| i + 1);
+                chain[start..end.max(start)]
+                    .iter()
+                    .map(|s| s.title.clone())
+                    .collect()
+            }
+            _ => vec![step.title.clone()],
         };
-        if in_image {
+        for title in titles {
             history.push(history_entry(
-                format!("pycache {}: {}", step.stage.name(), step.title),
+                format!("pycache {}: {title}", step.stage.name()),
                 false,
                 created.as_deref(),
             ));

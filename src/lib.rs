@@ -48,3 +48,33 @@ pub fn definition(plan: &Plan, opts: &lower::LowerOptions) -> llb::pb::Definitio
     let lowered = lower::lower(plan, opts);
     llb::marshal(&lowered.runtime, &lower::platform(plan))
 }
+
+/// What `check` found in a valid recipe and project.
+#[derive(Clone, Debug)]
+pub struct CheckSummary {
+    pub manager: recipe::Manager,
+    pub dependencies: usize,
+    /// The default target and every `[targets.X]`.
+    pub targets: Vec<String>,
+}
+
+/// Recipe, project and every target (the default and each `[targets.X]`), all problems at
+/// once. `inputs.target` is ignored.
+pub fn check_all(inputs: &Inputs) -> Result<CheckSummary, Diagnostics> {
+    let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
+    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    let targets: Vec<String> = std::iter::once(recipe::RUNTIME_TARGET.to_owned())
+        .chain(recipe.targets.keys().cloned())
+        .collect();
+    let mut all = Diagnostics::default();
+    for target in &targets {
+        if let Err(d) = plan::plan(&recipe, &project, target, &inputs.platform) {
+            all.0.extend(d.0);
+        }
+    }
+    all.finish(CheckSummary {
+        manager: project.manager(),
+        dependencies: project.dependency_count(),
+        targets,
+    })
+}

@@ -20,7 +20,7 @@ pub const DETECTION_PATTERNS: &[&str] = &[
 ];
 
 /// Directories never worth walking for detection, whatever `.dockerignore` says.
-const SKIP_DIRS: &[&str] = &[
+pub const SKIP_DIRS: &[&str] = &[
     ".git",
     ".venv",
     "node_modules",
@@ -28,6 +28,11 @@ const SKIP_DIRS: &[&str] = &[
     "target",
     ".cache",
 ];
+
+/// How deep the detection walk goes.
+pub const MAX_DEPTH: usize = 8;
+/// Files this big are not read for detection.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
 
 /// Text files of the project by `/`-separated path relative to the context root.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,7 +83,7 @@ fn walk(
     out: &mut ProjectFiles,
     depth: usize,
 ) -> std::io::Result<()> {
-    if depth > 8 {
+    if depth > MAX_DEPTH {
         return Ok(());
     }
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
@@ -97,7 +102,7 @@ fn walk(
             }
         } else if ty.is_file()
             && globs.is_match(&rel)
-            && entry.metadata()?.len() < 16 << 20
+            && entry.metadata()?.len() < MAX_FILE_SIZE
             && let Ok(text) = std::fs::read_to_string(entry.path())
         {
             out.insert(rel, text);

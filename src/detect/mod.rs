@@ -9,7 +9,7 @@ pub mod uvlock;
 
 use std::collections::BTreeSet;
 
-pub use files::{DETECTION_PATTERNS, ProjectFiles};
+pub use files::{DETECTION_PATTERNS, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS};
 use pyproject::{PyProject, normalize_name};
 use requirements::RequirementsFile;
 use uvlock::UvLock;

@@ -158,7 +158,49 @@ struct Section {
 }
 
 impl Section {
+    /// Registry packages, nearly all of a lock, are read by a line scan of what uv writes
+    /// (`name`, `version`, `source`, `dependencies`); anything else goes through TOML.
+    fn scan_registry(&self) -> Option<LockedPackage> {
+        let mut lines = self.toml.lines().skip(1);
+        let name = quoted_after(lines.next()?, "name = \"")?.to_owned();
+        let version = quoted_after(lines.next()?, "version = \"")?.to_owned();
+        let source_line = lines.next()?;
+        let registry = quoted_after(source_line, "source = { registry = \"")?;
+        let mut pkg = LockedPackage {
+            name,
+            version: Some(version),
+            ..Default::default()
+        };
+        pkg.source
+            .insert("registry".into(), toml::Value::String(registry.to_owned()));
+        let mut rest = lines.filter(|l| !l.is_empty());
+        while let Some(line) = rest.next() {
+            if line == "dependencies = [" {
+                for dep in rest.by_ref().take_while(|l| *l != "]") {
+                    let name = quoted_after(dep, "{ name = \"")?.to_owned();
+                    // Markers and extras need real TOML string handling.
+                    if dep.contains("marker = ") || dep.contains("extra = ") {
+                        return None;
+                    }
+                    pkg.dependencies.push(LockedDependency {
+                        name,
+                        marker: None,
+                        extra: Vec::new(),
+                    });
+                }
+            } else {
+                return None;
+            }
+        }
+        pkg.wheels = self.wheels.clone();
+        pkg.sdist = self.sdist.clone();
+        Some(pkg)
+    }
+
     fn finish(self) -> Result<LockedPackage, LockError> {
+        if let Some(pkg) = self.scan_registry() {
+            return Ok(pkg);
+        }
         let mut one: OnePackage =
             toml::from_str(&self.toml).map_err(|e| LockError::at(e, self.offset))?;
         let mut pkg = one.package.pop().ok_or(LockError {
@@ -261,7 +303,7 @@ pub fn requirement_key(req: &str) -> (String, Vec<String>, String) {
     {
         extras = inner[..end]
             .split(',')
-            .map(|e| normalize_name(e))
+            .map(normalize_name)
             .filter(|e| !e.is_empty())
             .collect();
         rest = inner[end + 1..].trim();

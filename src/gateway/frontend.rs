@@ -30,20 +30,9 @@ pub const CONTEXT_LOCAL: &str = "context";
 /// The `filename` buildx sends when there is no `-f`.
 const BUILDX_DEFAULT_FILENAME: &str = "Dockerfile";
 
-/// Directories never sent for detection; the same as the CLI's walk skips
-/// (`detect::files::SKIP_DIRS`), so both see the same project.
-const SKIP_DIRS: &[&str] = &[
-    ".git",
-    ".venv",
-    "node_modules",
-    "__pycache__",
-    "target",
-    ".cache",
-];
-/// How deep the detection walk goes, as the CLI's.
-const MAX_DEPTH: usize = 8;
+use crate::detect::{MAX_DEPTH, SKIP_DIRS};
 /// Files this big are not read for detection, as in the CLI.
-const MAX_FILE_SIZE: i64 = 16 << 20;
+const MAX_FILE_SIZE: i64 = crate::detect::MAX_FILE_SIZE as i64;
 /// `ReadFile` in ranges: a reply must fit the 16 MiB message cap with room to spare.
 const READ_CHUNK: i64 = 4 << 20;
 
@@ -420,24 +409,16 @@ fn check_all_targets(
     files: &ProjectFiles,
     opts: &FrontendOptions,
 ) -> Diagnostics {
-    let parsed = match crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args) {
-        Ok(r) => r,
-        Err(d) => return d,
+    let inputs = crate::Inputs {
+        recipe_file: &recipe.name,
+        recipe_text: &recipe.text,
+        recipe_dockerignore: recipe.dockerignore.as_deref(),
+        files,
+        target: "",
+        build_args: &opts.build_args,
+        platform: opts.target_platforms()[0].clone(),
     };
-    let project = match crate::detect::detect(files, &parsed, recipe.dockerignore.as_deref()) {
-        Ok(p) => p,
-        Err(d) => return d,
-    };
-    let platform = &opts.target_platforms()[0];
-    let mut all = Diagnostics::default();
-    let targets = std::iter::once(crate::recipe::RUNTIME_TARGET.to_owned())
-        .chain(parsed.targets.keys().cloned());
-    for target in targets {
-        if let Err(d) = crate::plan::plan(&parsed, &project, &target, platform) {
-            all.0.extend(d.0);
-        }
-    }
-    all
+    crate::check_all(&inputs).err().unwrap_or_default()
 }
 
 /// Marks ops to be rebuilt for `--no-cache` (all) or `--no-cache-filter` (stages, matched by
