@@ -315,3 +315,93 @@ fn broken_recipe_fails_with_the_recipe_line() {
         "error lacks the recipe line:\n{log}"
     );
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn step_cached(b: &Build, prefix: &str) -> bool {
+    let matching: Vec<_> = b.steps.iter().filter(|s| s.0.starts_with(prefix)).collect();
+    assert!(
+        !matching.is_empty(),
+        "no step named {prefix}… in {:?}",
+        b.steps
+    );
+    matching.iter().all(|s| s.1)
+}
+
+#[test]
+fn version_bump_and_source_edit_keep_the_dependency_layer() {
+    if !enabled() {
+        return;
+    }
+    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("pycache-e2e-bump-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&testdata("uv-minimal"), &dir);
+    let tag = "pycache-e2e/bump:latest";
+    let first = build(&dir, tag, &[]);
+    assert!(first.ok, "{}", log_tail(&first));
+
+    // A release: the project's version changes in pyproject.toml and uv.lock.
+    for file in ["pyproject.toml", "uv.lock"] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let bumped = text.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1);
+        assert_ne!(text, bumped, "{file}");
+        std::fs::write(&path, bumped).unwrap();
+    }
+    let bump = build(&dir, tag, &[]);
+    assert!(bump.ok, "{}", log_tail(&bump));
+    assert!(
+        step_cached(&bump, "[builder] install 1 locked dependency"),
+        "version bump reinstalled dependencies: {:?}",
+        bump.executed()
+    );
+    assert!(
+        !step_cached(&bump, "[builder] uv export"),
+        "the export must re-run on a lock change"
+    );
+    assert!(
+        !step_cached(&bump, "[builder] uv sync"),
+        "the project must be rebuilt"
+    );
+    let config = config(tag);
+    assert_eq!(
+        config["Labels"]["org.opencontainers.image.version"],
+        "0.2.0"
+    );
+
+    // A source edit: only the copy and the project install run.
+    let src = dir.join("src/hello/__init__.py");
+    let text = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(
+        &src,
+        text.replace("hello from pycache", "hello again from pycache"),
+    )
+    .unwrap();
+    let edit = build(&dir, tag, &[]);
+    assert!(edit.ok, "{}", log_tail(&edit));
+    assert!(step_cached(&edit, "[builder] install 1 locked dependency"));
+    assert!(step_cached(&edit, "[builder] uv export"));
+    assert_eq!(
+        edit.executed()
+            .iter()
+            .filter(|s| s.starts_with("[builder]"))
+            .count(),
+        2,
+        "{:?}",
+        edit.executed()
+    );
+    assert!(run(tag, &[]).contains("hello again from pycache"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
