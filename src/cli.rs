@@ -12,7 +12,7 @@ use prost::Message;
 use crate::detect::ProjectFiles;
 use crate::diag::Diagnostics;
 use crate::image::{BaseConfig, image_config};
-use crate::lower::{ContextSource, LowerOptions};
+use crate::lower::LowerOptions;
 use crate::plan::Platform;
 use crate::{DEFAULT_RECIPE, Inputs, plan_build};
 
@@ -223,24 +223,11 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 fn cmd_llb(args: &BuildArgs, json: bool) -> Result<(), Failure> {
     let loaded = load(args)?;
     let plan = plan_build(&loaded.inputs())?;
-    let def = crate::definition(&plan, &cli_lower_options());
+    let def = crate::definition(&plan, &LowerOptions::offline());
     if json {
         write_stdout(crate::llb::dump::dump_text(&def).as_bytes())
     } else {
         write_stdout(&def.encode_to_vec())
-    }
-}
-
-/// The CLI knows no daemon: the context is `--local context=DIR` of `buildctl`, and the base
-/// image's config is not resolved.
-fn cli_lower_options() -> LowerOptions {
-    LowerOptions {
-        base: BaseConfig::default(),
-        context: ContextSource {
-            name: "context".into(),
-            session: None,
-        },
-        resolve_mode: None,
     }
 }
 

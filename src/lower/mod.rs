@@ -24,6 +24,21 @@ pub struct LowerOptions {
     pub resolve_mode: Option<String>,
 }
 
+impl LowerOptions {
+    /// With no daemon (the CLI, golden tests): the context is `--local context=DIR` of
+    /// `buildctl`, and the base image's config is not resolved.
+    pub fn offline() -> Self {
+        Self {
+            base: BaseConfig::default(),
+            context: ContextSource {
+                name: "context".into(),
+                session: None,
+            },
+            resolve_mode: None,
+        }
+    }
+}
+
 /// The lowered build: the final state, plus the builder's for `--target builder`-style reuse.
 #[derive(Clone, Debug)]
 pub struct Lowered {

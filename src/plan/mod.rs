@@ -630,26 +630,15 @@ fn uv_env(recipe: &Recipe) -> Vec<(String, String)> {
         ("UV_PROJECT_ENVIRONMENT".into(), VENV.into()),
         ("UV_PYTHON_DOWNLOADS".into(), "never".into()),
     ];
-    if let Some(url) = &recipe.python.index_url {
-        env.push(("UV_DEFAULT_INDEX".into(), url.get_ref().clone()));
-    }
-    if !recipe.python.extra_index_urls.is_empty() {
-        let urls: Vec<String> = recipe
-            .python
-            .extra_index_urls
-            .iter()
-            .map(|u| u.get_ref().clone())
-            .collect();
-        env.push(("UV_INDEX".into(), urls.join(" ")));
-    }
+    index_env(recipe, &mut env, "UV_DEFAULT_INDEX", "UV_INDEX");
     env.sort();
     env
 }
 
-fn pip_env(recipe: &Recipe) -> Vec<(String, String)> {
-    let mut env = vec![("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into())];
+/// The recipe's index URLs as the package manager's variables.
+fn index_env(recipe: &Recipe, env: &mut Vec<(String, String)>, index: &str, extra: &str) {
     if let Some(url) = &recipe.python.index_url {
-        env.push(("PIP_INDEX_URL".into(), url.get_ref().clone()));
+        env.push((index.into(), url.get_ref().clone()));
     }
     if !recipe.python.extra_index_urls.is_empty() {
         let urls: Vec<String> = recipe
@@ -658,8 +647,13 @@ fn pip_env(recipe: &Recipe) -> Vec<(String, String)> {
             .iter()
             .map(|u| u.get_ref().clone())
             .collect();
-        env.push(("PIP_EXTRA_INDEX_URL".into(), urls.join(" ")));
+        env.push((extra.into(), urls.join(" ")));
     }
+}
+
+fn pip_env(recipe: &Recipe) -> Vec<(String, String)> {
+    let mut env = vec![("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into())];
+    index_env(recipe, &mut env, "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL");
     env.sort();
     env
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use pycache::detect::ProjectFiles;
 use pycache::diag::Diagnostics;
 use pycache::image::{BaseConfig, image_config};
-use pycache::lower::{ContextSource, LowerOptions};
+use pycache::lower::LowerOptions;
 use pycache::plan::{Plan, Platform};
 use pycache::{Inputs, plan_build};
 
@@ -81,14 +81,7 @@ pub fn plan_case(dir: &Path) -> Result<Plan, Diagnostics> {
 }
 
 pub fn lower_options() -> LowerOptions {
-    LowerOptions {
-        base: BaseConfig::default(),
-        context: ContextSource {
-            name: "context".into(),
-            session: None,
-        },
-        resolve_mode: None,
-    }
+    LowerOptions::offline()
 }
 
 pub fn definition_bytes(plan: &Plan) -> Vec<u8> {
