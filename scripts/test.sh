@@ -21,11 +21,13 @@ if [ "$E2E" = 0 ] && [ "${CI:-}" = "true" ]; then die "--no-e2e is not allowed u
 T0=$(date +%s)
 log "cargo fmt --check"; cargo fmt --all -- --check
 log "cargo clippy"; cargo clippy --quiet --all-targets -- -D warnings
-log "unit, golden, determinism and gateway tests"; cargo test --quiet
-
 if [ "$E2E" = 1 ]; then
+  # The engine first: if it cannot start, this fails here, loudly.
   "$here/setup.sh"
-  log "end-to-end tests against the real engine"
-  PYCACHE_E2E=1 cargo test --quiet --test e2e -- --test-threads=1 --nocapture
+  log "unit, golden, determinism, gateway and end-to-end tests"
+  PYCACHE_E2E=1 cargo test --quiet
+else
+  log "unit, golden, determinism and gateway tests (no engine)"
+  cargo test --quiet
 fi
 log "all tests passed in $(( $(date +%s) - T0 )) s"

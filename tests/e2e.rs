@@ -1,7 +1,7 @@
 //! End-to-end: real `docker buildx build` runs of the frontend image on demo projects, against
 //! the engine `scripts/setup.sh` starts. Run with `PYCACHE_E2E=1` (scripts/test.sh does).
-//! Without it the tests only print why they did nothing; under `CI=true` a missing engine or
-//! image is a failure, never a skip.
+//! Without it the tests only print why they did nothing; under `CI=true` they never skip: a
+//! missing `PYCACHE_E2E`, engine or image is a failure.
 
 mod common;
 
@@ -22,7 +22,11 @@ fn frontend_image() -> String {
 fn enabled() -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let asked = std::env::var("PYCACHE_E2E").is_ok_and(|v| v == "1");
-    if !asked && !ci {
+    assert!(
+        asked || !ci,
+        "e2e: under CI=true the end-to-end tests must run: use scripts/test.sh (PYCACHE_E2E=1 after scripts/setup.sh)"
+    );
+    if !asked {
         eprintln!("e2e: skipped (set PYCACHE_E2E=1, or run scripts/test.sh)");
         return false;
     }
@@ -352,11 +356,21 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
     let first = build(&dir, tag, &[]);
     assert!(first.ok, "{}", log_tail(&first));
 
-    // A release: the project's version changes in pyproject.toml and uv.lock.
+    // A release: the project's version changes in pyproject.toml and uv.lock. The engine keeps
+    // content-addressed results across runs, so each run bumps to a version never built before.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let version = format!("0.2.{nonce}");
     for file in ["pyproject.toml", "uv.lock"] {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path).unwrap();
-        let bumped = text.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1);
+        let bumped = text.replacen(
+            "version = \"0.1.0\"",
+            &format!("version = \"{version}\""),
+            1,
+        );
         assert_ne!(text, bumped, "{file}");
         std::fs::write(&path, bumped).unwrap();
     }
@@ -378,17 +392,14 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
     let config = config(tag);
     assert_eq!(
         config["Labels"]["org.opencontainers.image.version"],
-        "0.2.0"
+        version.as_str()
     );
 
     // A source edit: only the copy and the project install run.
     let src = dir.join("src/hello/__init__.py");
     let text = std::fs::read_to_string(&src).unwrap();
-    std::fs::write(
-        &src,
-        text.replace("hello from pycache", "hello again from pycache"),
-    )
-    .unwrap();
+    let greeting = format!("hello again ({nonce}) from pycache");
+    std::fs::write(&src, text.replace("hello from pycache", &greeting)).unwrap();
     let edit = build(&dir, tag, &[]);
     assert!(edit.ok, "{}", log_tail(&edit));
     assert!(step_cached(&edit, "[builder] install 1 locked dependency"));
@@ -402,6 +413,6 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
         "{:?}",
         edit.executed()
     );
-    assert!(run(tag, &[]).contains("hello again from pycache"));
+    assert!(run(tag, &[]).contains(&greeting));
     let _ = std::fs::remove_dir_all(&dir);
 }
