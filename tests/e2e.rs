@@ -416,3 +416,46 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
     assert!(run(tag, &[]).contains(&greeting));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn layers(tag: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            tag,
+            "--format",
+            "{{json .RootFS.Layers}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn layers_are_identical_without_build_cache_or_cache_mounts() {
+    if !enabled() {
+        return;
+    }
+    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    for case in ["uv-minimal", "pip-hashes"] {
+        let dir = testdata(case);
+        let warm_tag = format!("pycache-e2e/{case}-warm:latest");
+        let cold_tag = format!("pycache-e2e/{case}-cold:latest");
+        let warm = build(&dir, &warm_tag, &[]);
+        assert!(warm.ok, "{case}: {}", log_tail(&warm));
+        // --no-cache re-runs every step with fresh, empty cache mounts: a clean builder.
+        let cold = build(&dir, &cold_tag, &["--no-cache"]);
+        assert!(cold.ok, "{case}: {}", log_tail(&cold));
+        assert!(
+            cold.cached() == 0,
+            "{case}: --no-cache still hit the cache: {:?}",
+            cold.steps
+        );
+        assert_eq!(
+            layers(&warm_tag),
+            layers(&cold_tag),
+            "{case}: layers differ between a cached and a clean build"
+        );
+    }
+}

@@ -173,6 +173,9 @@ impl State {
                     exec.cwd
                 },
                 user: exec.user,
+                // Remove the directories created for mount points (e.g. `/pycache` for
+                // `/pycache/export`) from the result, as the Dockerfile frontend does.
+                remove_mount_stubs_recursive: true,
                 ..Default::default()
             }),
             mounts: pb_mounts,

@@ -35,6 +35,8 @@ pub struct CopyOptions {
     pub allow_empty_wildcard: bool,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
+    /// mtime of every copied file, seconds since the epoch; `None` keeps the source's.
+    pub mtime: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -222,7 +224,8 @@ impl FileOps {
                             create_dest_path: opts.create_dest_path,
                             allow_wildcard: opts.allow_wildcard,
                             allow_empty_wildcard: opts.allow_empty_wildcard,
-                            timestamp: NO_TIMESTAMP,
+                            // The proto wants nanoseconds (Go's `time.UnixNano`).
+                            timestamp: opts.mtime.map_or(NO_TIMESTAMP, |s| s * 1_000_000_000),
                             include_patterns: opts.include,
                             exclude_patterns: opts.exclude,
                             ..Default::default()

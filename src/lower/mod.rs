@@ -162,6 +162,7 @@ fn lower_step(
             dest,
             include,
             exclude,
+            mtime,
         } => current
             .file()
             .copy(
@@ -176,6 +177,7 @@ fn lower_step(
                     allow_empty_wildcard: true,
                     include: include.clone(),
                     exclude: exclude.clone(),
+                    mtime: Some(*mtime),
                     ..Default::default()
                 },
             )
@@ -245,6 +247,12 @@ fn lower_run(
             },
         });
     }
+    // Scratch files of install tools must not reach a layer: even a deleted one changes
+    // /tmp's mtime, which a diff would carry.
+    mounts.push(Mount {
+        dest: "/tmp".into(),
+        source: MountSource::Tmpfs,
+    });
     if let Some(out) = &run.side_output {
         mounts.push(Mount {
             dest: out.clone(),

@@ -150,6 +150,9 @@ pub enum Action {
         dest: String,
         exclude: Vec<String>,
         include: Vec<String>,
+        /// The mtime given to every copied file, in seconds since the epoch: checkouts stamp
+        /// files with the time of the clone, which must not reach the image.
+        mtime: i64,
     },
     /// A file copied from an image (e.g. `/uv` from `ghcr.io/astral-sh/uv`).
     CopyFromImage {
@@ -442,7 +445,8 @@ pub fn plan(
             side: false,
             action: Action::Run(Run {
                 script: format!(
-                    "set -eu\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}"
+                    "set -eu\ntouch /tmp/.pycache-start\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\n{}",
+                    normalize_since_start(&["/etc", "/home", "/var"])
                 ),
                 env: Vec::new(),
                 binds: Vec::new(),
@@ -542,6 +546,52 @@ pub fn plan(
     })
 }
 
+/// The mtime every file of the environment and source gets: the Unix epoch. Install tools
+/// stamp files with the time they ran; without this, two clean builders give different layers.
+pub const FILE_EPOCH: i64 = 0;
+
+/// Shell lines that set every file changed by a step under the venv's and workdir's parents to
+/// `FILE_EPOCH`. Only files newer than it are touched: touching an unchanged file would copy it
+/// up into the step's layer.
+fn normalize_mtimes(workdir: &str) -> String {
+    let venv_parent = VENV.rsplit_once('/').map_or("/", |(p, _)| p);
+    let mut roots = vec![venv_parent.to_owned()];
+    if workdir != venv_parent {
+        roots.push(workdir.to_owned());
+    }
+    format!(
+        "find {} -newermt @{FILE_EPOCH} -exec touch -h -d @{FILE_EPOCH} {{}} +",
+        sh_join(&roots)
+    )
+}
+
+/// uv writes `uv_cache.json` (with the build's time) into the dist-info of local packages it
+/// builds, and lists it in `RECORD`: drop both, so the project layer is reproducible. Only uv
+/// reads the file, to decide whether to rebuild, and the image has no uv.
+fn drop_uv_cache_info() -> String {
+    format!(
+        "for f in {VENV}/lib/python*/site-packages/*.dist-info/uv_cache.json; do [ -e \"$f\" ] || continue; rm \"$f\"; sed -i '/uv_cache\\.json,/d' \"${{f%/*}}/RECORD\"; done"
+    )
+}
+
+/// Shell line that sets files changed since the step began (`/tmp/.pycache-start`, on the
+/// step's tmpfs) under `roots` to `FILE_EPOCH`, for steps that edit files of the base image.
+fn normalize_since_start(roots: &[&str]) -> String {
+    format!(
+        "find {} -xdev -newer /tmp/.pycache-start -exec touch -h -d @{FILE_EPOCH} {{}} +",
+        roots.join(" ")
+    )
+}
+
+/// Env of steps that write the environment: `SOURCE_DATE_EPOCH` makes Python write
+/// hash-checked `.pyc` files, which do not depend on mtimes.
+fn reproducible_env(env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.push(("SOURCE_DATE_EPOCH".into(), FILE_EPOCH.to_string()));
+    env.sort();
+    env
+}
+
 fn copy_source_step(recipe: &Recipe, workdir: &str) -> Step {
     Step {
         id: "source".into(),
@@ -561,6 +611,7 @@ fn copy_source_step(recipe: &Recipe, workdir: &str) -> Step {
             // The context's own excludes are applied when it is transferred; these are the
             // files the environment must never receive from the source, whatever the context has.
             exclude: vec![".venv".into(), "**/__pycache__".into()],
+            mtime: FILE_EPOCH,
         },
     }
 }
@@ -753,9 +804,10 @@ fn uv_dependency_steps(
         side: false,
         action: Action::Run(Run {
             script: format!(
-                "set -eu\n{UV_HOME}/bin/uv venv --quiet {VENV}\n{UV_HOME}/bin/uv pip install --python={VENV}/bin/python --no-deps --requirement={export_path}/requirements.txt"
+                "set -eu\n{UV_HOME}/bin/uv venv --quiet {VENV}\n{UV_HOME}/bin/uv pip install --python={VENV}/bin/python --no-deps --requirement={export_path}/requirements.txt\n{}",
+                normalize_mtimes(workdir)
             ),
-            env: env.to_vec(),
+            env: reproducible_env(env),
             binds: vec![Bind {
                 source: BindSource::StepOutput("export".into()),
                 target: export_path,
@@ -799,8 +851,13 @@ fn uv_project_step(
         why: "the project itself, last: only it is rebuilt on a source edit".into(),
         side: false,
         action: Action::Run(Run {
-            script: format!("{UV_HOME}/bin/uv {}", sh_join(&args)),
-            env: env.to_vec(),
+            script: format!(
+                "set -eu\n{UV_HOME}/bin/uv {}\n{}\n{}",
+                sh_join(&args),
+                drop_uv_cache_info(),
+                normalize_mtimes(workdir)
+            ),
+            env: reproducible_env(env),
             binds: Vec::new(),
             caches: vec![uv_cache(suffix)],
             side_output: None,
@@ -853,24 +910,28 @@ fn pip_steps(
         why: "requirements change less often than the source: before it".into(),
         side: false,
         action: Action::Run(Run {
-            script: format!("set -eu\npython3 -m venv {VENV}\n{}", sh_join(&install)),
-            env: env.to_vec(),
+            script: format!(
+                "set -eu\npython3 -m venv {VENV}\n{}\n{}",
+                sh_join(&install),
+                normalize_mtimes(workdir)
+            ),
+            env: reproducible_env(env),
             binds,
             caches: vec![pip_cache.clone()],
             side_output: None,
         }),
     });
     steps.push(copy_source_step(recipe, workdir));
-    let script = if pip.installable {
+    let install = if pip.installable {
         format!(
-            "{VENV}/bin/pip install --quiet --no-deps {}",
+            "{VENV}/bin/pip install --quiet --no-deps {}\n",
             sh_quote(workdir)
         )
     } else {
-        // Nothing to build: the project step is the source itself. `true` keeps the step
-        // (and its layer boundary) uniform across project kinds.
-        "true".to_owned()
+        // Nothing to build: the step only normalises the copied source's metadata.
+        String::new()
     };
+    let script = format!("set -eu\n{install}{}", normalize_mtimes(workdir));
     steps.push(Step {
         id: "project".into(),
         stage: Stage::Builder,
@@ -884,7 +945,7 @@ fn pip_steps(
         side: false,
         action: Action::Run(Run {
             script,
-            env: env.to_vec(),
+            env: reproducible_env(env),
             binds: Vec::new(),
             caches: vec![pip_cache],
             side_output: None,
