@@ -459,3 +459,37 @@ fn layers_are_identical_without_build_cache_or_cache_mounts() {
         );
     }
 }
+
+#[test]
+fn image_config_carries_entrypoint_ports_labels_env_and_build_args() {
+    if !enabled() {
+        return;
+    }
+    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = testdata("env-ports-labels");
+    let tag = "pycache-e2e/env-ports-labels:latest";
+    let b = build(
+        &dir,
+        tag,
+        &["--build-arg", "PORT=8080", "--label", "from.cli=yes"],
+    );
+    assert!(b.ok, "{}", log_tail(&b));
+    let config = config(tag);
+    assert_eq!(config["Entrypoint"], serde_json::json!(["hello"]));
+    assert_eq!(config["Cmd"], Value::Null);
+    let ports: Vec<&String> = config["ExposedPorts"].as_object().unwrap().keys().collect();
+    assert_eq!(ports, ["8000/tcp", "8080/tcp", "9000/udp"]);
+    assert_eq!(config["Labels"]["team"], "platform");
+    assert_eq!(config["Labels"]["from.cli"], "yes");
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"GREETING=hi there") && env.contains(&"APP_MODE=production"),
+        "{env:?}"
+    );
+    assert!(run(tag, &[]).contains("hello from pycache"));
+}
