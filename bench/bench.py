@@ -130,11 +130,18 @@ def overlay(src, dst):
 
 
 def bump_version(workdir, files, nonce):
-    for name in files:
-        p = workdir / name
+    """A release: the project's own version, in pyproject.toml and in its uv.lock entry."""
+    name = tomllib.loads((workdir / "pyproject.toml").read_text())["project"]["name"]
+    normalized = re.sub(r"[-_.]+", "-", name).lower()
+    for file in files:
+        p = workdir / file
         text = p.read_text()
-        new, n = re.subn(r'version = "([^"]+)"', lambda m: f'version = "{m.group(1)}.post{nonce}"', text, count=1)
-        assert n == 1, f"no version in {p}"
+        if file.endswith("uv.lock"):
+            pattern = r'(\[\[package\]\]\nname = "' + re.escape(normalized) + r'"\nversion = ")([^"]+)'
+        else:
+            pattern = r'(\[project\][^\[]*?\nversion = ")([^"]+)'
+        new, n = re.subn(pattern, lambda m: f"{m.group(1)}{m.group(2)}.post{nonce}", text, count=1)
+        assert n == 1, f"no version of {name} in {p}"
         p.write_text(new)
 
 

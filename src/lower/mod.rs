@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::image::{BaseConfig, merge_env};
 use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, Sharing, State, source};
-use crate::plan::{Action, BASE_STAGE, BindSource, Plan, Run, Stage};
+use crate::plan::{Action, BUILDER_START, BindSource, Plan, Run, Stage};
 
 /// Where the build context comes from: the `context` local of a session (frontend), or a
 /// `--local context=DIR` given to `buildctl` (CLI output).
@@ -97,22 +97,9 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
     );
 
     let mut states: BTreeMap<String, State> = BTreeMap::new();
-    let mut base = source::image(&plan.base_image, opts.resolve_mode.as_deref());
-    for step in plan.stage_steps(Stage::Base) {
-        base = lower_step(
-            plan,
-            step,
-            &base,
-            opts,
-            &states,
-            manifests.as_ref(),
-            &full_context,
-        );
-        states.insert(step.id.clone(), base.clone());
-    }
-    states.insert(BASE_STAGE.to_owned(), base.clone());
-
-    let mut builder = base.clone();
+    let image = source::image(&plan.base_image, opts.resolve_mode.as_deref());
+    states.insert(BUILDER_START.to_owned(), image.clone());
+    let mut builder = image.clone();
     for step in plan.stage_steps(Stage::Builder) {
         let out = lower_step(
             plan,
@@ -129,17 +116,30 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
         states.insert(step.id.clone(), out);
     }
 
-    let mut layers = vec![base];
+    // The runtime stage: its own steps on the image, then the builder's files as layers.
+    let mut runtime = image;
+    let mut layers = Vec::new();
     for step in plan.stage_steps(Stage::Runtime) {
-        if let Action::Graft { lower, upper } = &step.action {
-            let diff = State::diff(
+        match &step.action {
+            Action::Graft { lower, upper } => layers.push(State::diff(
                 &states[lower],
                 &states[upper],
                 Some(step_name(plan, step.stage, &step.title)),
-            );
-            layers.push(diff);
+            )),
+            _ => {
+                runtime = lower_step(
+                    plan,
+                    step,
+                    &runtime,
+                    opts,
+                    &states,
+                    manifests.as_ref(),
+                    &full_context,
+                );
+            }
         }
     }
+    layers.insert(0, runtime);
     let runtime = State::merge(&layers, Some("[runtime] merge layers".into()));
     Lowered { runtime }
 }
@@ -268,8 +268,8 @@ fn lower_run(
     let exec = Exec {
         args,
         env: merge_env(&opts.base.env, &run.env),
-        // The base stage is shared with the runtime image: do not create the workdir in it.
-        cwd: if stage == Stage::Base {
+        // Runtime steps run at /: the workdir reaches the image only with the builder's layers.
+        cwd: if stage == Stage::Runtime {
             "/".into()
         } else {
             plan.workdir.clone()

@@ -18,16 +18,15 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(out, "workdir:  {}", plan.workdir);
     let _ = writeln!(out, "user:     {user}");
     let mut n = 0;
-    for stage in [Stage::Base, Stage::Builder, Stage::Runtime] {
+    for stage in [Stage::Builder, Stage::Runtime] {
         let _ = writeln!(out);
         let _ = match stage {
-            Stage::Base => writeln!(
+            Stage::Builder => writeln!(
                 out,
-                "stage base (FROM {}; shared by builder and runtime)",
+                "stage builder (FROM {}; never shipped)",
                 plan.base_image
             ),
-            Stage::Builder => writeln!(out, "stage builder (FROM base)"),
-            Stage::Runtime => writeln!(out, "stage runtime (FROM base; the image)"),
+            Stage::Runtime => writeln!(out, "stage runtime (FROM {}; the image)", plan.base_image),
         };
         for step in plan.stage_steps(stage) {
             n += 1;

@@ -1,14 +1,15 @@
 //! The layer plan: pure data saying which steps run, in which stage and order, what each one's
 //! cache key depends on, and why. The ordering rules live here and only here:
 //!
-//! 1. system packages (apt) before anything Python, runtime ones in the shared base stage and
-//!    build-only ones in the builder stage;
+//! 1. system packages (apt) before anything Python: runtime ones in the runtime stage, build-only
+//!    ones in the builder stage. Both stages start from the base image, so adding a runtime
+//!    package never rebuilds the dependencies;
 //! 2. the package manager, pinned, before the dependencies;
 //! 3. dependencies keyed only on what the lock says to install (the `uv export` text, or the
 //!    requirements files), never on the project's version or source;
 //! 4. the source after the dependencies, then the project itself;
-//! 5. the runtime stage gets the base stage plus the environment's files as two layers
-//!    (dependencies, project), never the builder's compilers, package manager or caches.
+//! 5. the runtime stage gets the environment's files as layers (dependencies, then source and
+//!    project), never the builder's compilers, package manager or caches.
 
 mod explain;
 
@@ -27,8 +28,8 @@ pub const UV_HOME: &str = "/opt/uv";
 /// Where build inputs (lock files, exported requirements) are mounted, outside the workdir.
 pub const INPUTS_DIR: &str = "/pycache";
 pub const UID: u32 = 10001;
-/// In a `Graft`, the final state of the base stage.
-pub const BASE_STAGE: &str = "@base";
+/// In a `Graft`, the state the builder stage starts from: the base image itself.
+pub const BUILDER_START: &str = "@builder-start";
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Platform {
@@ -85,10 +86,10 @@ impl Platform {
     }
 }
 
-/// The stages of the build. `Base` is shared by the builder and the runtime image.
+/// The stages of the build. Both start from the base image; the runtime stage takes the
+/// environment's files from the builder as layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
-    Base,
     Builder,
     Runtime,
 }
@@ -96,7 +97,6 @@ pub enum Stage {
 impl Stage {
     pub fn name(self) -> &'static str {
         match self {
-            Stage::Base => "base",
             Stage::Builder => "builder",
             Stage::Runtime => "runtime",
         }
@@ -424,21 +424,22 @@ pub fn plan(
     };
     let mut steps = Vec::new();
 
-    // Base stage: runtime system packages, then the user. Shared by builder and runtime.
+    // Runtime stage, first its own layers: system packages, then the user. The builder does
+    // not start from them, so changing them never rebuilds the environment.
     if !sel.runtime_packages.is_empty() {
         steps.push(apt_step(
             "apt-runtime",
-            Stage::Base,
+            Stage::Runtime,
             sel.runtime_packages.clone(),
             platform,
-            "runtime system packages change rarely: first, in the stage both builder and runtime share",
+            "runtime system packages change rarely: first in the runtime stage, and not in the builder, so adding one never reinstalls the dependencies",
         ));
     }
     if let RuntimeUser::Created { name, uid } = &user {
         let n = sh_quote(name);
         steps.push(Step {
             id: "user".into(),
-            stage: Stage::Base,
+            stage: Stage::Runtime,
             title: format!("create user {name} ({uid}:{uid})"),
             keyed_on: vec![format!("user name {name}, uid/gid {uid}")],
             why: "a fixed uid/gid keeps file ownership identical on every builder".into(),
@@ -487,12 +488,19 @@ pub fn plan(
         }
     }
     let deps_id = "deps";
+    // The dependency layer holds the whole environment: everything from the step that
+    // creates it (`venv`, where that is a step of its own) to the dependency install.
+    let env_start = if steps.iter().any(|s| s.id == "venv") {
+        "venv"
+    } else {
+        deps_id
+    };
     let lower = steps
         .iter()
-        .take_while(|s| s.id != deps_id)
+        .take_while(|s| s.id != env_start)
         .filter(|s| s.stage == Stage::Builder && !s.side)
         .last()
-        .map_or(BASE_STAGE.to_owned(), |s| s.id.clone());
+        .map_or(BUILDER_START.to_owned(), |s| s.id.clone());
 
     // Runtime stage: the environment as two layers over the base stage.
     steps.push(Step {
@@ -648,11 +656,21 @@ fn uv_steps(recipe: &Recipe, steps: &mut Vec<Step>, suffix: &str) {
             why: "the package manager, pinned, before anything it installs".into(),
             side: false,
             action: Action::Run(Run {
+                // `--target` rather than a venv: uv is one static binary, and creating a venv
+                // costs seconds on every cold builder. (`--prefix` would put it in
+                // `{UV_HOME}/local/bin` on Debian's Python.)
                 script: format!(
-                    "set -eu\npython3 -m venv {UV_HOME}\n{UV_HOME}/bin/pip install --disable-pip-version-check --quiet {}",
+                    "python3 -m pip install --quiet --no-warn-script-location --target={UV_HOME} {}",
                     sh_quote(&format!("uv=={version}"))
                 ),
-                env: Vec::new(),
+                // As variables, not flags, so that old pips ignore what they do not know.
+                // Debian's system Python refuses installs outside a venv (PEP 668); this is a
+                // builder-only directory, so that protection does not apply.
+                env: vec![
+                    ("PIP_BREAK_SYSTEM_PACKAGES".into(), "1".into()),
+                    ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
+                    ("PIP_ROOT_USER_ACTION".into(), "ignore".into()),
+                ],
                 binds: Vec::new(),
                 caches: vec![CacheMount {
                     id: format!("pycache-pip-{suffix}"),
@@ -798,7 +816,14 @@ fn uv_dependency_steps(
     steps.push(Step {
         id: "deps".into(),
         stage: Stage::Builder,
-        title: format!("install {}", plural(uv.lock.third_party().count(), "locked dependency", "locked dependencies")),
+        title: format!(
+            "install {}",
+            plural(
+                uv.lock.third_party().map(|p| &p.name).collect::<std::collections::BTreeSet<_>>().len(),
+                "locked dependency",
+                "locked dependencies"
+            )
+        ),
         keyed_on: vec!["the exported requirements (names, versions, hashes, markers)".into()],
         why: "dependencies change less often than the source and the version: before them".into(),
         side: false,
@@ -898,6 +923,26 @@ fn pip_steps(
         target: "/root/.cache/pip".into(),
         sharing: Sharing::Locked,
     };
+    // Its own step: creating a venv takes seconds, and must not be paid again on every
+    // requirements change.
+    steps.push(Step {
+        id: "venv".into(),
+        stage: Stage::Builder,
+        title: format!("python3 -m venv {VENV}"),
+        keyed_on: vec!["the base image".into()],
+        why: "the empty environment, before anything is installed into it".into(),
+        side: false,
+        action: Action::Run(Run {
+            script: format!(
+                "set -eu\npython3 -m venv {VENV}\n{}",
+                normalize_mtimes(workdir)
+            ),
+            env: reproducible_env(env),
+            binds: Vec::new(),
+            caches: Vec::new(),
+            side_output: None,
+        }),
+    });
     let count: usize = pip.files.iter().map(|f| f.requirements.len()).sum();
     steps.push(Step {
         id: "deps".into(),
@@ -911,7 +956,7 @@ fn pip_steps(
         side: false,
         action: Action::Run(Run {
             script: format!(
-                "set -eu\npython3 -m venv {VENV}\n{}\n{}",
+                "set -eu\n{}\n{}",
                 sh_join(&install),
                 normalize_mtimes(workdir)
             ),

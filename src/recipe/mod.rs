@@ -374,27 +374,15 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
                 Some("package names are lower case, e.g. \"libpq5\" or \"curl=7.88.1-10\"".into());
         }
     }
-    let mut seen = BTreeMap::new();
-    for pkg in &recipe.apt.packages {
-        if let Some(first) = seen.insert(pkg.get_ref().clone(), pkg.span()) {
-            let _ = first;
-            let msg = format!("apt package `{}` is listed twice", pkg.get_ref());
-            r.error(pkg.span(), msg).help = Some("remove one of them".into());
+    for list in [&recipe.apt.packages, &recipe.apt.build_packages] {
+        let mut seen = BTreeMap::new();
+        for pkg in list {
+            if seen.insert(pkg.get_ref().clone(), pkg.span()).is_some() {
+                let msg = format!("apt package `{}` is listed twice", pkg.get_ref());
+                r.error(pkg.span(), msg).help = Some("remove one of them".into());
+            }
         }
     }
-    for pkg in &recipe.apt.build_packages {
-        if seen.contains_key(pkg.get_ref()) {
-            let msg = format!(
-                "`{}` is in both [apt] packages and build-packages",
-                pkg.get_ref()
-            );
-            r.error(pkg.span(), msg).help = Some(
-                "runtime packages are also present where dependencies are built: keep it only in `packages`"
-                    .into(),
-            );
-        }
-    }
-
     let py = &recipe.python;
     if *py.manager.get_ref() == Manager::Pip {
         let uv_only = [
