@@ -55,7 +55,22 @@ def prune():
     sh(["docker", "buildx", "prune", "--all", "--force"])
 
 
+# Engine faults seen right after `buildx prune --all` with the containerd store; not a build
+# failure of either kind, so such a build is retried once.
+TRANSIENT = ("parent snapshot", "does not exist: not found")
+
+
 def build(kind, workdir, tag, extra=()):
+    try:
+        return build_once(kind, workdir, tag, extra)
+    except RuntimeError as e:
+        if not any(t in str(e) for t in TRANSIENT):
+            raise
+        print(f"  (retrying after an engine fault: {str(e).splitlines()[0][:200]})", flush=True)
+        return build_once(kind, workdir, tag, extra)
+
+
+def build_once(kind, workdir, tag, extra=()):
     recipe = "pycache.toml" if kind == "pycache" else "Dockerfile"
     args = ["docker", "buildx", "build", "--progress=rawjson", "--provenance=false",
             "-f", str(workdir / recipe), "-t", tag, *extra, str(workdir)]

@@ -49,40 +49,30 @@ impl ProjectFiles {
         self.files.insert(path.into(), text.into());
     }
 
-    /// Whether `path` matches one of the detection patterns.
+    /// Whether `path` matches one of [`DETECTION_PATTERNS`] (`*` not matching `/`). Written
+    /// out: compiling the patterns with globset costs more than the rest of detection of a
+    /// small project. A test checks it against globset.
     pub fn wanted(path: &str) -> bool {
-        detection_globs().is_match(path)
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        name == "pyproject.toml"
+            || path.starts_with("requirements/")
+            || (dir.is_empty()
+                && (name.ends_with(".txt")
+                    || matches!(
+                        name,
+                        "uv.lock" | ".python-version" | ".dockerignore" | "setup.py" | "setup.cfg"
+                    )))
     }
 
     /// Reads the detection files below `dir` from disk.
     pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
         let mut out = Self::default();
-        let globs = detection_globs();
-        walk(dir, "", &globs, &mut out, 0)?;
+        walk(dir, "", &mut out, 0)?;
         Ok(out)
     }
 }
 
-fn detection_globs() -> globset::GlobSet {
-    let mut b = globset::GlobSetBuilder::new();
-    for p in DETECTION_PATTERNS {
-        b.add(
-            globset::GlobBuilder::new(p)
-                .literal_separator(true)
-                .build()
-                .expect("static pattern"),
-        );
-    }
-    b.build().expect("static patterns")
-}
-
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    globs: &globset::GlobSet,
-    out: &mut ProjectFiles,
-    depth: usize,
-) -> std::io::Result<()> {
+fn walk(dir: &Path, prefix: &str, out: &mut ProjectFiles, depth: usize) -> std::io::Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -98,10 +88,10 @@ fn walk(
         let ty = entry.file_type()?;
         if ty.is_dir() {
             if !SKIP_DIRS.contains(&name.as_str()) {
-                walk(&entry.path(), &rel, globs, out, depth + 1)?;
+                walk(&entry.path(), &rel, out, depth + 1)?;
             }
         } else if ty.is_file()
-            && globs.is_match(&rel)
+            && ProjectFiles::wanted(&rel)
             && entry.metadata()?.len() < MAX_FILE_SIZE
             && let Ok(text) = std::fs::read_to_string(entry.path())
         {
@@ -109,4 +99,67 @@ fn walk(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_matches_the_patterns() {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in DETECTION_PATTERNS {
+            b.add(
+                globset::GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let globs = b.build().unwrap();
+        let names = [
+            "pyproject.toml",
+            "uv.lock",
+            ".python-version",
+            ".dockerignore",
+            "setup.py",
+            "setup.cfg",
+            "requirements.txt",
+            "requirements-dev.txt",
+            ".txt",
+            "a.txt",
+            "a.txt.bak",
+            "txt",
+            "requirements",
+            "requirements.in",
+            "pyproject.toml.orig",
+            "xpyproject.toml",
+            "uv.lock.bak",
+            "Setup.py",
+            "main.py",
+            "README.md",
+        ];
+        let dirs = [
+            "",
+            "requirements/",
+            "requirements/dev/",
+            "pkg/",
+            "a/b/",
+            "a/requirements/",
+        ];
+        // A path made from each pattern: a new pattern fails here until `wanted` follows.
+        for pattern in DETECTION_PATTERNS {
+            let path = pattern.replace("**", "x/y").replace('*', "x");
+            assert!(
+                ProjectFiles::wanted(&path) && globs.is_match(&path),
+                "{path}"
+            );
+        }
+        for dir in dirs {
+            for name in names {
+                let path = format!("{dir}{name}");
+                assert_eq!(ProjectFiles::wanted(&path), globs.is_match(&path), "{path}");
+            }
+        }
+    }
 }

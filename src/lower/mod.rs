@@ -163,26 +163,35 @@ fn lower_step(
             include,
             exclude,
             mtime,
-        } => current
-            .file()
-            .copy(
-                full_context,
-                "/",
-                dest,
-                CopyOptions {
-                    follow_symlinks: true,
-                    dir_copy_contents: true,
-                    create_dest_path: true,
-                    allow_wildcard: true,
-                    allow_empty_wildcard: true,
-                    include: include.clone(),
-                    exclude: exclude.clone(),
-                    mtime: Some(*mtime),
-                    ..Default::default()
-                },
+        } => {
+            // Copied onto scratch and merged, not copied onto the builder: the copy then
+            // creates the workdir itself, with the fixed mtime, instead of changing the mtime
+            // of a directory that already exists.
+            let source = State::scratch()
+                .file()
+                .copy(
+                    full_context,
+                    "/",
+                    dest,
+                    CopyOptions {
+                        follow_symlinks: true,
+                        dir_copy_contents: true,
+                        create_dest_path: true,
+                        allow_wildcard: true,
+                        allow_empty_wildcard: true,
+                        include: include.clone(),
+                        exclude: exclude.clone(),
+                        mtime: Some(*mtime),
+                        ..Default::default()
+                    },
+                )
+                .named(name)
+                .into_state();
+            State::merge(
+                &[current.clone(), source],
+                Some("merge source into the builder".into()),
             )
-            .named(name)
-            .into_state(),
+        }
         Action::CopyFromImage { image, src, dest } => {
             let from = source::image(image, opts.resolve_mode.as_deref());
             current

@@ -524,7 +524,11 @@ pub fn plan(
         side: false,
         action: Action::Graft {
             lower: deps_id.into(),
-            upper: "project".into(),
+            // Projects with nothing to build end with their source.
+            upper: steps
+                .iter()
+                .rfind(|s| s.stage == Stage::Builder && !s.side)
+                .map_or("source".into(), |s| s.id.clone()),
         },
     });
 
@@ -967,29 +971,23 @@ fn pip_steps(
         }),
     });
     steps.push(copy_source_step(recipe, workdir));
-    let install = if pip.installable {
-        format!(
-            "{VENV}/bin/pip install --quiet --no-deps {}\n",
-            sh_quote(workdir)
-        )
-    } else {
-        // Nothing to build: the step only normalises the copied source's metadata.
-        String::new()
-    };
-    let script = format!("set -eu\n{install}{}", normalize_mtimes(workdir));
+    if !pip.installable {
+        // Nothing to build: the source is the project.
+        return;
+    }
     steps.push(Step {
         id: "project".into(),
         stage: Stage::Builder,
-        title: if pip.installable {
-            "pip install the project".into()
-        } else {
-            "project source (no build)".into()
-        },
+        title: "pip install the project".into(),
         keyed_on: vec!["the source".into()],
         why: "the project itself, last: only it is rebuilt on a source edit".into(),
         side: false,
         action: Action::Run(Run {
-            script,
+            script: format!(
+                "set -eu\n{VENV}/bin/pip install --quiet --no-deps {}\n{}",
+                sh_quote(workdir),
+                normalize_mtimes(workdir)
+            ),
             env: reproducible_env(env),
             binds: Vec::new(),
             caches: vec![pip_cache],
