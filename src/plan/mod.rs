@@ -881,17 +881,49 @@ fn uv_project_step(
         side: false,
         action: Action::Run(Run {
             script: format!(
-                "set -eu\n{UV_HOME}/bin/uv {}\n{}\n{}",
+                "set -eu\n{UV_HOME}/bin/uv {}\n{}{}\n{}",
                 sh_join(&args),
+                compile_local_packages(&locals, env),
                 drop_uv_cache_info(),
                 normalize_mtimes(workdir)
             ),
-            env: reproducible_env(env),
+            // uv would byte-compile the whole environment again, which the dependency step
+            // already did: compile only the local packages (above).
+            env: reproducible_env(&without_compile(env)),
             binds: Vec::new(),
             caches: vec![uv_cache(suffix)],
             side_output: None,
         }),
     });
+}
+
+/// `env` with `UV_COMPILE_BYTECODE` off.
+fn without_compile(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| match k.as_str() {
+            "UV_COMPILE_BYTECODE" => (k.clone(), "0".to_owned()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
+/// Shell lines that byte-compile the `.py` files of the local packages' dist-info `RECORD`s,
+/// when the recipe compiles bytecode (a line ending in a newline, or nothing).
+fn compile_local_packages(locals: &[String], env: &[(String, String)]) -> String {
+    let compile = env
+        .iter()
+        .any(|(k, v)| k == "UV_COMPILE_BYTECODE" && v == "1");
+    if !compile || locals.is_empty() {
+        return String::new();
+    }
+    let records: Vec<String> = locals
+        .iter()
+        .map(|n| format!("{}-*.dist-info/RECORD", n.replace('-', "_")))
+        .collect();
+    format!(
+        "(cd {VENV}/lib/python*/site-packages && for r in {}; do [ -e \"$r\" ] || continue; sed -n 's/^\\([^,]*\\.py\\),.*/\\1/p' \"$r\" | grep -v '^\\.\\./' | xargs -r {VENV}/bin/python -m py_compile; done)\n",
+        records.join(" ")
+    )
 }
 
 fn pip_steps(
