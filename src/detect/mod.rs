@@ -297,6 +297,14 @@ fn check_lock_fresh(pyproject: &PyProject, path: &str, lock: &UvLock, diags: &mu
         )));
         return;
     };
+    if let (Some(want), Some(have)) = (&project.version, &locked.version)
+        && release_differs(want, have)
+    {
+        diags.push(stale(format!(
+            "the project's version is {want}, the lock has {have}"
+        )));
+        return;
+    }
     let Some(meta) = &locked.metadata else {
         return;
     };
@@ -346,6 +354,23 @@ fn check_lock_fresh(pyproject: &PyProject, path: &str, lock: &UvLock, diags: &mu
             return;
         }
     }
+}
+
+/// Whether two plain release versions (`1.2.0`, `1.2`) differ. Other forms (`1.0b1`, `1!2`,
+/// local versions) are not compared: uv normalises them, and a false "out of date" would block
+/// a good build, which `uv sync --locked` checks anyway.
+fn release_differs(a: &str, b: &str) -> bool {
+    let release = |v: &str| -> Option<Vec<u64>> {
+        let mut parts: Vec<u64> = v
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        while parts.len() > 1 && parts.last() == Some(&0) {
+            parts.pop();
+        }
+        Some(parts)
+    };
+    matches!((release(a), release(b)), (Some(x), Some(y)) if x != y)
 }
 
 /// Groups and extras named in the recipe (top level and targets) must exist in the project.
@@ -519,4 +544,17 @@ fn detect_pip(
         files: parsed,
         installable,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_differs;
+
+    #[test]
+    fn only_plain_releases_are_compared() {
+        assert!(release_differs("0.2.0", "0.1.0"));
+        assert!(!release_differs("1.0", "1.0.0"));
+        assert!(!release_differs("1.0b1", "1.0.0b1"));
+        assert!(!release_differs("2.0.0", "2.0.0"));
+    }
 }
