@@ -2,6 +2,7 @@
 //! workspace's own packages, which tell whether the lock is up to date with `pyproject.toml`.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::Deserialize;
 
@@ -36,10 +37,29 @@ pub struct LockedPackage {
     pub optional_dependencies: BTreeMap<String, Vec<LockedDependency>>,
     #[serde(default)]
     pub dev_dependencies: BTreeMap<String, Vec<LockedDependency>>,
-    #[serde(default)]
-    pub wheels: Vec<Artifact>,
-    pub sdist: Option<Artifact>,
     pub metadata: Option<LockedMetadata>,
+    /// Where the package's `[[package]]` section is in the uv.lock text: its sdist and wheels
+    /// are read from there when asked for, by [`LockedPackage::artifacts`].
+    #[serde(skip)]
+    pub section: Range<usize>,
+    // The sdist and wheels are checked when the lock is parsed, but not kept.
+    #[serde(
+        default,
+        rename = "sdist",
+        deserialize_with = "checked::<Option<Artifact>, _>"
+    )]
+    _sdist: (),
+    #[serde(
+        default,
+        rename = "wheels",
+        deserialize_with = "checked::<Vec<Artifact>, _>"
+    )]
+    _wheels: (),
+}
+
+/// Deserializes a `T` and drops it.
+fn checked<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    T::deserialize(d).map(drop)
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -50,11 +70,26 @@ pub struct LockedDependency {
     pub extra: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A package's sdist and wheels.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct Artifacts {
+    pub sdist: Option<Artifact>,
+    #[serde(default)]
+    pub wheels: Vec<Artifact>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct Artifact {
     pub url: Option<String>,
     pub hash: Option<String>,
     pub size: Option<u64>,
+}
+
+impl Artifacts {
+    /// The largest wheel's size, a fair estimate of what installing it costs.
+    pub fn wheel_size(&self) -> u64 {
+        self.wheels.iter().filter_map(|w| w.size).max().unwrap_or(0)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -100,9 +135,29 @@ impl LockedPackage {
         }
     }
 
-    /// The largest wheel's size, a fair estimate of what installing it costs.
-    pub fn wheel_size(&self) -> u64 {
-        self.wheels.iter().filter_map(|w| w.size).max().unwrap_or(0)
+    /// The sdist and wheels, read from `lock_text`, the uv.lock text this package was parsed
+    /// from (empty for any other text). They are most of a lock and only per-package work
+    /// needs them, so [`UvLock::parse`] checks them but does not keep them.
+    pub fn artifacts(&self, lock_text: &str) -> Artifacts {
+        let Some(section) = lock_text.get(self.section.clone()) else {
+            return Artifacts::default();
+        };
+        let mut artifacts = Artifacts::default();
+        let mut cursor = Cursor {
+            text: section,
+            pos: 0,
+        };
+        if cursor.package(Some(&mut artifacts)).is_some() {
+            return artifacts;
+        }
+        #[derive(Deserialize)]
+        struct PackageArtifacts {
+            package: Vec<Artifacts>,
+        }
+        toml::from_str::<PackageArtifacts>(section)
+            .ok()
+            .and_then(|one| one.package.into_iter().next_back())
+            .unwrap_or_default()
     }
 }
 
@@ -110,7 +165,7 @@ impl LockedPackage {
 #[derive(Clone, Debug)]
 pub struct LockError {
     pub message: String,
-    pub span: Option<std::ops::Range<usize>>,
+    pub span: Option<Range<usize>>,
 }
 
 impl LockError {
@@ -127,143 +182,31 @@ struct OnePackage {
     package: Vec<LockedPackage>,
 }
 
-/// The text after `pattern` up to the next `"`, by plain search.
-fn quoted_after<'a>(line: &'a str, pattern: &str) -> Option<&'a str> {
-    let start = line.find(pattern)? + pattern.len();
-    let len = line[start..].find('"')?;
-    Some(&line[start..start + len])
-}
-
-fn scan_artifact(line: &str) -> Artifact {
-    let size = line.find("size = ").and_then(|i| {
-        let digits = &line[i + 7..];
-        let end = digits
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(digits.len());
-        digits[..end].parse().ok()
-    });
-    Artifact {
-        url: quoted_after(line, "url = \"").map(str::to_owned),
-        hash: quoted_after(line, "hash = \"").map(str::to_owned),
-        size,
-    }
-}
-
-/// One `[[package]]` section being read: everything but its artifacts, as TOML text.
-struct Section {
-    offset: usize,
-    toml: String,
-    wheels: Vec<Artifact>,
-    sdist: Option<Artifact>,
-}
-
-impl Section {
-    /// Registry packages, nearly all of a lock, are read by a line scan of what uv writes
-    /// (`name`, `version`, `source`, `dependencies`); anything else goes through TOML.
-    fn scan_registry(&self) -> Option<LockedPackage> {
-        let mut lines = self.toml.lines().skip(1);
-        let name = quoted_after(lines.next()?, "name = \"")?.to_owned();
-        let version = quoted_after(lines.next()?, "version = \"")?.to_owned();
-        let source_line = lines.next()?;
-        let registry = quoted_after(source_line, "source = { registry = \"")?;
-        let mut pkg = LockedPackage {
-            name,
-            version: Some(version),
-            ..Default::default()
-        };
-        pkg.source
-            .insert("registry".into(), toml::Value::String(registry.to_owned()));
-        let mut rest = lines.filter(|l| !l.is_empty());
-        while let Some(line) = rest.next() {
-            if line == "dependencies = [" {
-                for dep in rest.by_ref().take_while(|l| *l != "]") {
-                    let name = quoted_after(dep, "{ name = \"")?.to_owned();
-                    // Markers and extras need real TOML string handling.
-                    if dep.contains("marker = ") || dep.contains("extra = ") {
-                        return None;
-                    }
-                    pkg.dependencies.push(LockedDependency {
-                        name,
-                        marker: None,
-                        extra: Vec::new(),
-                    });
-                }
-            } else {
-                return None;
-            }
-        }
-        pkg.wheels = self.wheels.clone();
-        pkg.sdist = self.sdist.clone();
-        Some(pkg)
-    }
-
-    fn finish(self) -> Result<LockedPackage, LockError> {
-        if let Some(pkg) = self.scan_registry() {
-            return Ok(pkg);
-        }
-        let mut one: OnePackage =
-            toml::from_str(&self.toml).map_err(|e| LockError::at(e, self.offset))?;
-        let mut pkg = one.package.pop().ok_or(LockError {
-            message: "empty [[package]]".into(),
-            span: None,
-        })?;
-        pkg.wheels.extend(self.wheels);
-        if pkg.sdist.is_none() {
-            pkg.sdist = self.sdist;
-        }
-        Ok(pkg)
-    }
-}
-
 impl UvLock {
-    /// Parses uv.lock. The file is mostly artifact lists (a 300-package lock is ~2 MB), which
-    /// uv writes one artifact per line: those lines are scanned as text in one pass, and the
-    /// rest is parsed as TOML section by section, several times faster than parsing it whole.
+    /// Parses uv.lock. The file is mostly `[[package]]` sections in the layout uv writes (a
+    /// 300-package lock is ~2 MB, nearly all of it artifact lists), which [`Cursor`] reads in
+    /// one pass; a section it does not follow exactly is parsed as TOML instead, as is the
+    /// header before the first section.
     pub fn parse(text: &str) -> Result<Self, LockError> {
-        let mut header_end = text.len();
-        let mut sections: Vec<Section> = Vec::new();
-        let mut in_wheels = false;
-        let mut pos = 0;
-        for line in text.split_inclusive('\n') {
-            let line_start = pos;
-            pos += line.len();
-            if line.starts_with("[[package]]") {
-                header_end = header_end.min(line_start);
-                in_wheels = false;
-                sections.push(Section {
-                    offset: line_start,
-                    toml: String::with_capacity(1024),
-                    wheels: Vec::new(),
-                    sdist: None,
-                });
-            }
-            let Some(section) = sections.last_mut() else {
-                continue;
-            };
-            if in_wheels {
-                if line.trim() == "]" {
-                    in_wheels = false;
-                } else {
-                    section.wheels.push(scan_artifact(line));
-                }
-                section.toml.push('\n');
-            } else if line.starts_with("wheels = [") && !line.trim_end().ends_with(']') {
-                in_wheels = true;
-                section.toml.push('\n');
-            } else if line.starts_with("sdist = {") {
-                section.sdist = Some(scan_artifact(line));
-                section.toml.push('\n');
-            } else {
-                // Blank lines stand in for skipped ones, so TOML error lines match the file.
-                section.toml.push_str(line);
-            }
-        }
+        let header_end = section_start(text, 0);
         let mut lock: UvLock =
             toml::from_str(&text[..header_end]).map_err(|e| LockError::at(e, 0))?;
-        lock.packages = sections
-            .into_iter()
-            .map(Section::finish)
-            .collect::<Result<_, _>>()?;
+        let mut cursor = Cursor {
+            text,
+            pos: header_end,
+        };
+        while !cursor.at_end() {
+            let start = cursor.pos;
+            let mut pkg = match cursor.package(None) {
+                Some(pkg) => pkg,
+                None => {
+                    cursor.pos = section_start(text, start + 1);
+                    toml_package(&text[start..cursor.pos], start)?
+                }
+            };
+            pkg.section = start..cursor.pos;
+            lock.packages.push(pkg);
+        }
         Ok(lock)
     }
 
@@ -284,6 +227,402 @@ impl UvLock {
             SourceKind::Local(path) => Some((p, path)),
             _ => None,
         })
+    }
+}
+
+/// Where the first `[[package]]` line at or after `from` begins, or the end.
+fn section_start(text: &str, from: usize) -> usize {
+    let mut pos = text[..from].rfind('\n').map_or(0, |i| i + 1);
+    for line in text[pos..].split_inclusive('\n') {
+        if pos >= from && is_package_header(line) {
+            return pos;
+        }
+        pos += line.len();
+    }
+    text.len()
+}
+
+/// Whether `line` starts with a `[[package]]` header, in any of the ways TOML allows.
+fn is_package_header(line: &str) -> bool {
+    let blank = [' ', '\t'];
+    let Some(rest) = line.trim_start_matches(blank).strip_prefix("[[") else {
+        return false;
+    };
+    rest.split_once("]]").is_some_and(|(name, _)| {
+        matches!(
+            name.trim_matches(blank),
+            "package" | "\"package\"" | "'package'"
+        )
+    })
+}
+
+/// One `[[package]]` section parsed as TOML; `offset` places its errors in the whole file.
+fn toml_package(section: &str, offset: usize) -> Result<LockedPackage, LockError> {
+    let one: OnePackage = toml::from_str(section).map_err(|e| LockError::at(e, offset))?;
+    one.package.into_iter().next_back().ok_or(LockError {
+        message: "empty [[package]]".into(),
+        span: None,
+    })
+}
+
+/// Reads `[[package]]` sections in the layout uv writes: one key per line, arrays of inline
+/// tables one element per line, strings without escapes. Each method returns `None` on
+/// anything else (escapes, comments, other value types or keys, duplicate keys), which sends
+/// the section to the TOML parser; whatever the cursor accepts, TOML reads the same way.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn rest(&self) -> &'a str {
+        &self.text[self.pos..]
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos == self.text.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn eat(&mut self, s: &str) -> bool {
+        let found = self.rest().starts_with(s);
+        if found {
+            self.pos += s.len();
+        }
+        found
+    }
+
+    fn spaces(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Spaces, then the end of the line or of the text.
+    fn line_end(&mut self) -> Option<()> {
+        self.spaces();
+        (self.eat("\n") || self.eat("\r\n") || self.at_end()).then_some(())
+    }
+
+    /// Lines of nothing but spaces, up to the start of the next other line.
+    fn blank_lines(&mut self) {
+        loop {
+            let start = self.pos;
+            self.spaces();
+            if !self.eat("\n") && !self.eat("\r\n") {
+                self.pos = start;
+                return;
+            }
+        }
+    }
+
+    /// Spaces and line breaks, as allowed between array elements.
+    fn blank(&mut self) {
+        loop {
+            self.spaces();
+            if !(self.eat("\n") || self.eat("\r\n")) {
+                return;
+            }
+        }
+    }
+
+    /// A bare key, its `=` and the spaces around it.
+    fn key(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        while matches!(
+            self.peek(),
+            Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
+        ) {
+            self.pos += 1;
+        }
+        let key = &self.text[start..self.pos];
+        self.spaces();
+        if key.is_empty() || !self.eat("=") {
+            return None;
+        }
+        self.spaces();
+        Some(key)
+    }
+
+    /// A basic string without escapes or control characters.
+    fn string(&mut self) -> Option<&'a str> {
+        if !self.eat("\"") {
+            return None;
+        }
+        let rest = self.rest().as_bytes();
+        let mut len = 0;
+        loop {
+            len += plain_prefix(&rest[len..]);
+            match rest.get(len)? {
+                b'"' => break,
+                b'\t' => len += 1,
+                // Escapes need TOML; other control characters are errors there.
+                _ => return None,
+            }
+        }
+        let s = &self.rest()[..len];
+        self.pos += len + 1;
+        Some(s)
+    }
+
+    /// A decimal integer without sign, underscores or leading zeros.
+    fn integer(&mut self) -> Option<i64> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        let digits = &self.text[start..self.pos];
+        if digits.starts_with('0') && digits.len() > 1 {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    /// A string or an integer, as a TOML value.
+    fn scalar(&mut self) -> Option<toml::Value> {
+        if self.peek()? == b'"' {
+            self.string().map(|s| toml::Value::String(s.to_owned()))
+        } else {
+            self.integer().map(toml::Value::Integer)
+        }
+    }
+
+    /// Any value this cursor reads, checked and skipped.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'0'..=b'9' => self.integer().map(drop),
+            b'[' => self.array(Self::skip_value),
+            b'{' => self.table(|_, c| c.skip_value()),
+            _ => None,
+        }
+    }
+
+    /// An array, `element` reading each element; elements may be on lines of their own.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if !self.eat("[") {
+            return None;
+        }
+        loop {
+            self.blank();
+            if self.eat("]") {
+                return Some(());
+            }
+            element(self)?;
+            self.blank();
+            if !self.eat(",") {
+                self.blank();
+                return self.eat("]").then_some(());
+            }
+        }
+    }
+
+    /// An inline table, `field` reading the value of each key.
+    fn table(&mut self, mut field: impl FnMut(&'a str, &mut Self) -> Option<()>) -> Option<()> {
+        if !self.eat("{") {
+            return None;
+        }
+        self.spaces();
+        if self.eat("}") {
+            return Some(());
+        }
+        let mut keys = Keys::default();
+        loop {
+            let key = self.key()?;
+            keys.insert(key)?;
+            field(key, self)?;
+            self.spaces();
+            if self.eat("}") {
+                return Some(());
+            }
+            if !self.eat(",") {
+                return None;
+            }
+            self.spaces();
+        }
+    }
+
+    /// `{ name = "…", marker = "…", extra = […] }`; other keys (`version`, `source`) skipped.
+    fn dependency(&mut self) -> Option<LockedDependency> {
+        let mut name = None;
+        let mut dep = LockedDependency::default();
+        self.table(|key, c| {
+            match key {
+                "name" => name = Some(c.string()?.to_owned()),
+                "marker" => dep.marker = Some(c.string()?.to_owned()),
+                "extra" => c.array(|c| {
+                    dep.extra.push(c.string()?.to_owned());
+                    Some(())
+                })?,
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })?;
+        dep.name = name?;
+        Some(dep)
+    }
+
+    fn dependencies(&mut self) -> Option<Vec<LockedDependency>> {
+        let mut deps = Vec::new();
+        self.array(|c| {
+            deps.push(c.dependency()?);
+            Some(())
+        })?;
+        Some(deps)
+    }
+
+    /// `{ url = "…", hash = "…", size = …, upload-time = "…" }`, its strings borrowed.
+    fn artifact(&mut self) -> Option<ArtifactText<'a>> {
+        let mut artifact = ArtifactText::default();
+        self.table(|key, c| {
+            match key {
+                "url" => artifact.url = Some(c.string()?),
+                "hash" => artifact.hash = Some(c.string()?),
+                "size" => artifact.size = Some(c.integer()?.try_into().ok()?),
+                _ => c.skip_value()?,
+            }
+            Some(())
+        })?;
+        Some(artifact)
+    }
+
+    /// `{ registry = "…" }`, `{ git = "…" }`, `{ editable = "…" }`, …
+    fn source(&mut self) -> Option<BTreeMap<String, toml::Value>> {
+        let mut source = BTreeMap::new();
+        self.table(|key, c| {
+            source.insert(key.to_owned(), c.scalar()?);
+            Some(())
+        })?;
+        Some(source)
+    }
+
+    /// One `[[package]]` section, up to the next one or the end of the text, its sdist and
+    /// wheels checked and put in `artifacts` if given. Sections with other tables
+    /// (`[package.metadata]`, the project's own) are left to TOML.
+    fn package(&mut self, mut artifacts: Option<&mut Artifacts>) -> Option<LockedPackage> {
+        if !self.eat("[[package]]") {
+            return None;
+        }
+        self.line_end()?;
+        let mut pkg = LockedPackage::default();
+        let mut name = None;
+        let mut keys = Keys::default();
+        // Set after a `[package.optional-dependencies]` or `[package.dev-dependencies]` header.
+        let mut subtable: Option<&mut BTreeMap<String, Vec<LockedDependency>>> = None;
+        loop {
+            // Keys and headers start their lines, as uv writes them.
+            self.blank_lines();
+            if self.at_end() {
+                break;
+            }
+            if self.peek() == Some(b'[') {
+                if is_package_header(self.rest()) {
+                    break;
+                }
+                let (header, map) = if self.eat("[package.optional-dependencies]") {
+                    ("optional-dependencies", &mut pkg.optional_dependencies)
+                } else if self.eat("[package.dev-dependencies]") {
+                    ("dev-dependencies", &mut pkg.dev_dependencies)
+                } else {
+                    return None;
+                };
+                keys.insert(header)?;
+                subtable = Some(map);
+                self.line_end()?;
+                continue;
+            }
+            let key = self.key()?;
+            if let Some(map) = &mut subtable {
+                if map.insert(key.to_owned(), self.dependencies()?).is_some() {
+                    return None;
+                }
+            } else {
+                keys.insert(key)?;
+                match key {
+                    "name" => name = Some(self.string()?.to_owned()),
+                    "version" => pkg.version = Some(self.string()?.to_owned()),
+                    "source" => pkg.source = self.source()?,
+                    "resolution-markers" => self.array(|c| c.string().map(drop))?,
+                    "dependencies" => pkg.dependencies = self.dependencies()?,
+                    "sdist" => {
+                        let sdist = self.artifact()?;
+                        if let Some(out) = &mut artifacts {
+                            out.sdist = Some(sdist.to_artifact());
+                        }
+                    }
+                    "wheels" => self.array(|c| {
+                        let wheel = c.artifact()?;
+                        if let Some(out) = &mut artifacts {
+                            out.wheels.push(wheel.to_artifact());
+                        }
+                        Some(())
+                    })?,
+                    _ => return None,
+                }
+            }
+            self.line_end()?;
+        }
+        pkg.name = name?;
+        Some(pkg)
+    }
+}
+
+/// How many bytes of `s` come before a quote, a backslash or a control character.
+fn plain_prefix(s: &[u8]) -> usize {
+    let special = |b: u8| {
+        u8::from(b == b'"') | u8::from(b == b'\\') | u8::from(b < b' ') | u8::from(b == 0x7f)
+    };
+    // 32 bytes at a time while none is special (the compiler vectorizes this), then one by one.
+    let mut len = 0;
+    while let Some(chunk) = s.get(len..len + 32) {
+        if chunk.iter().fold(0, |any, &b| any | special(b)) != 0 {
+            break;
+        }
+        len += 32;
+    }
+    len + s[len..]
+        .iter()
+        .position(|&b| special(b) != 0)
+        .unwrap_or(s.len() - len)
+}
+
+/// An [`Artifact`] as read, borrowing from the text.
+#[derive(Default)]
+struct ArtifactText<'a> {
+    url: Option<&'a str>,
+    hash: Option<&'a str>,
+    size: Option<u64>,
+}
+
+impl ArtifactText<'_> {
+    fn to_artifact(&self) -> Artifact {
+        Artifact {
+            url: self.url.map(str::to_owned),
+            hash: self.hash.map(str::to_owned),
+            size: self.size,
+        }
+    }
+}
+
+/// The keys of one table, to refuse duplicates (TOML errors) as the TOML parser would.
+#[derive(Default)]
+struct Keys<'a> {
+    seen: [&'a str; 12],
+    len: usize,
+}
+
+impl<'a> Keys<'a> {
+    /// `None` if `key` was already seen, or there are too many keys to track.
+    fn insert(&mut self, key: &'a str) -> Option<()> {
+        if self.len == self.seen.len() || self.seen[..self.len].contains(&key) {
+            return None;
+        }
+        self.seen[self.len] = key;
+        self.len += 1;
+        Some(())
     }
 }
 
@@ -340,24 +679,202 @@ fn normalize_specifier(spec: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A parse, fast or plain TOML, as comparable text: the lock, its packages (their sections
+    /// left out) and their sdists and wheels.
+    fn outcome(text: &str, fast: bool) -> Option<String> {
+        #[derive(Deserialize)]
+        struct AllArtifacts {
+            #[serde(default)]
+            package: Vec<Artifacts>,
+        }
+        let (lock, artifacts) = if fast {
+            let lock = UvLock::parse(text).ok()?;
+            let artifacts: Vec<_> = lock.packages.iter().map(|p| p.artifacts(text)).collect();
+            (lock, artifacts)
+        } else {
+            let lock: UvLock = toml::from_str(text).ok()?;
+            (lock, toml::from_str::<AllArtifacts>(text).ok()?.package)
+        };
+        let packages: Vec<_> = lock
+            .packages
+            .iter()
+            .map(|p| LockedPackage {
+                section: 0..0,
+                ..p.clone()
+            })
+            .collect();
+        let UvLock {
+            version,
+            requires_python,
+            manifest,
+            ..
+        } = lock;
+        Some(format!(
+            "{version:?} {requires_python:?} {manifest:?}\n{packages:?}\n{artifacts:?}"
+        ))
+    }
+
+    fn assert_parses_like_toml(text: &str) -> UvLock {
+        let fast = outcome(text, true);
+        assert!(fast.is_some(), "{text}");
+        assert_eq!(fast, outcome(text, false));
+        UvLock::parse(text).unwrap()
+    }
+
+    fn read(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
     #[test]
     fn fast_parse_equals_full_toml_parse() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/uv-groups-extras/uv.lock"
-        ))
-        .unwrap();
-        let fast = UvLock::parse(&text).unwrap();
-        let full: UvLock = toml::from_str(&text).unwrap();
-        assert_eq!(fast.packages.len(), full.packages.len());
-        for (a, b) in fast.packages.iter().zip(&full.packages) {
-            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        for dir in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata")).unwrap() {
+            let path = dir.unwrap().path().join("uv.lock");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                assert_parses_like_toml(&text);
+            }
         }
-        assert!(
-            fast.packages
-                .iter()
-                .any(|p| !p.wheels.is_empty() && p.wheels[0].size.is_some())
+        let text = read("testdata/uv-groups-extras/uv.lock");
+        let lock = assert_parses_like_toml(&text);
+        let idna = lock.package("idna").unwrap().artifacts(&text);
+        assert_eq!(idna.wheel_size(), 69583);
+        assert_eq!(idna.sdist.unwrap().size, Some(216463));
+        assert_eq!(
+            idna.wheels[0].hash.as_deref(),
+            Some("sha256:ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c")
         );
+        let webapp = lock.package("webapp").unwrap();
+        assert_eq!(webapp.artifacts(&text), Artifacts::default());
+        assert_eq!(webapp.artifacts("not the lock"), Artifacts::default());
+    }
+
+    #[test]
+    fn fast_parse_equals_full_toml_parse_on_a_large_lock() {
+        let text = read("bench/large-lock/uv.lock");
+        let lock = assert_parses_like_toml(&text);
+        assert!(lock.packages.len() > 300);
+        let count =
+            |f: &dyn Fn(&LockedPackage) -> bool| lock.packages.iter().filter(|p| f(p)).count();
+        assert!(count(&|p| p.dependencies.iter().any(|d| d.marker.is_some())) > 10);
+        assert!(count(&|p| p.dependencies.iter().any(|d| !d.extra.is_empty())) > 0);
+        assert!(count(&|p| !p.optional_dependencies.is_empty()) > 0);
+        assert_eq!(
+            count(&|p| matches!(p.source_kind(), SourceKind::Local(_))),
+            1
+        );
+        let artifacts = |f: &dyn Fn(&Artifacts) -> bool| count(&|p| f(&p.artifacts(&text)));
+        assert!(
+            artifacts(&|a| a.wheels.len() > 10 && a.wheels.iter().all(|w| w.hash.is_some())) > 10
+        );
+        assert!(artifacts(&|a| a.sdist.as_ref().is_some_and(|s| s.size.is_some())) > 300);
+        // All but the project's own section take the fast path.
+        let mut cursor = Cursor {
+            text: &text,
+            pos: section_start(&text, 0),
+        };
+        let mut fast = 0;
+        while !cursor.at_end() {
+            let start = cursor.pos;
+            match cursor.package(None) {
+                Some(_) => fast += 1,
+                None => cursor.pos = section_start(&text, start + 1),
+            }
+        }
+        assert_eq!(fast, lock.packages.len() - 1);
+    }
+
+    /// Sections the cursor does not follow are parsed as TOML, with the same result, and
+    /// errors in them point into the whole file.
+    #[test]
+    fn unusual_sections_fall_back_to_toml() {
+        let head = "version = 1\n\n[[package]]\nname = \"a\"\nversion = \"1\"\n";
+        for section in [
+            "source = { registry = \"https://x\" }\n",
+            "source = { registry = \"https://x\" } # comment\n",
+            "source = { git = \"https://g\\u0041\" }\n",
+            "source = { registry = 'https://x' }\n",
+            "dependencies = [{ name = \"b\", extra = [\"x\",] }, { name = \"c\" }]\n",
+            "dependencies = [\n    { name = \"b\" },\n\n    { name = \"c\", marker = \"os_name == 'nt'\" }\n]\n",
+            "wheels = [{ url = \"u\", hash = \"h\", size = 1_000 }]\n",
+            "wheels = []\nsdist = { url = \"u\", size = 0, upload-time = 2024-01-01 }\n",
+            "sdist = {}\n[package.optional-dependencies]\nx = []\n[package.dev-dependencies]\nd = [{ name = \"e\" }]\n",
+            "[package.metadata]\nrequires-dist = [{ name = \"b\", specifier = \">=1\" }]\n",
+            "  source = { registry = \"https://x\" }\n  [package.optional-dependencies]\nx = []\n",
+            "source = { registry = \"https://x\" }\r\nwheels = [\r\n  { url = \"u\" },\r\n]\r\n   \n",
+        ] {
+            let text = format!("{head}{section}\n[[package]]\nname = \"z\"\n");
+            assert_parses_like_toml(&text);
+        }
+        for bad in [
+            "version = \"2\"\n",
+            "sdist = { url = \"u\", url = \"v\" }\n",
+            "wheels = [{ size = -1 }]\n",
+            "dependencies = [{ marker = \"m\" }]\n",
+            "[package.optional-dependencies]\nx = []\nx = []\n",
+            "wheels = [\n  { url = \"u\" }\n  { url = \"v\" }\n]\n",
+        ] {
+            let text = format!("{head}{bad}");
+            assert!(toml::from_str::<UvLock>(&text).is_err(), "{bad}");
+            let e = UvLock::parse(&text).unwrap_err();
+            assert!(
+                e.span.unwrap().start >= head.find("[[package]]").unwrap(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Small edits anywhere in a lock (a character replaced or removed, a line doubled or
+    /// dropped): the fast path accepts what TOML accepts, reads it the same, refuses the rest.
+    #[test]
+    fn edited_locks_parse_like_toml() {
+        let large = read("bench/large-lock/uv.lock");
+        let start = large.find("[[package]]\nname = \"fastapi\"").unwrap();
+        let end = start
+            + large[start..]
+                .find("[[package]]\nname = \"fastapi-cli\"")
+                .unwrap();
+        let small = read("testdata/uv-groups-extras/uv.lock");
+        let project = small.find("[[package]]\nname = \"six\"").unwrap();
+        let base = format!("version = 1\n\n{}{}", &large[start..end], &small[project..]);
+        assert!(outcome(&base, true).is_some());
+        let mut edits: Vec<&str> = "\" \\ , { } [ ] = 0 - # ' é \"\"".split(' ').collect();
+        edits.extend([
+            " ",
+            "\n",
+            "\t",
+            "\r",
+            "\u{7f}",
+            "",
+            "x = 1\n",
+            ", a = 1",
+            "[[package]]\n",
+        ]);
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut random = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..800 {
+            let mut at = random(base.len());
+            while !base.is_char_boundary(at) {
+                at -= 1;
+            }
+            let line_start = base[..at].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = base[at..].find('\n').map_or(base.len(), |i| at + i + 1);
+            let text = match random(5) {
+                0 => [&base[..line_end], &base[line_start..]].concat(),
+                1 => [&base[..line_start], &base[line_end..]].concat(),
+                _ => {
+                    let mut end = (at + random(3)).min(base.len());
+                    while !base.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    [&base[..at], edits[random(edits.len())], &base[end..]].concat()
+                }
+            };
+            assert_eq!(outcome(&text, true), outcome(&text, false), "{text}");
+        }
     }
 
     #[test]
