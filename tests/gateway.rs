@@ -10,15 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use hyper_util::rt::TokioIo;
 use prost::Message;
-use pycache::gateway::bridge::{LlbBridge, LlbBridgeClient, LlbBridgeServer};
+use pycache::gateway::bridge::{LlbBridge, LlbBridgeServer, serve_in_process};
 use pycache::gateway::frontend;
 use pycache::gateway::options::FrontendOptions;
 use pycache::gateway::pb;
 use pycache::llb::pb as llb_pb;
 use serde_json::Value;
-use tonic::transport::{Endpoint, Server, Uri};
+use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
 const SESSION: &str = "session-1";
@@ -304,26 +303,7 @@ fn env(options: &[(&str, &str)]) -> Vec<(String, String)> {
 /// Runs the frontend once against `daemon` with `options`; returns the daemon to inspect.
 async fn drive(daemon: FakeDaemon, options: &[(&str, &str)]) -> Arc<FakeDaemon> {
     let daemon = Arc::new(daemon);
-    let (client_io, server_io) = tokio::io::duplex(1 << 16);
-    let server = tokio::spawn(
-        Server::builder()
-            .add_service(LlbBridgeServer::from_arc(Arc::clone(&daemon)))
-            .serve_with_incoming(tonic::codegen::tokio_stream::once(Ok::<_, std::io::Error>(
-                server_io,
-            ))),
-    );
-    let mut client_io = Some(client_io);
-    let channel = Endpoint::from_static("http://fake")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let io = client_io.take();
-            async move {
-                io.map(TokioIo::new)
-                    .ok_or_else(|| std::io::Error::other("used"))
-            }
-        }))
-        .await
-        .expect("connect");
-    let mut client = LlbBridgeClient::new(channel);
+    let (mut client, server) = serve_in_process(Arc::clone(&daemon)).await;
     frontend::run_env(&mut client, env(options))
         .await
         .expect("Return is acknowledged");

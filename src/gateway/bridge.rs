@@ -259,13 +259,39 @@ impl<B: LlbBridge> Service<http::Request<Body>> for LlbBridgeServer<B> {
     }
 }
 
+/// Serves `bridge` to a client over an in-process duplex stream, as the daemon serves the
+/// frontend over stdio: for tests and tools that drive the frontend without a daemon. Abort the
+/// returned task when done.
+pub async fn serve_in_process<B: LlbBridge>(
+    bridge: Arc<B>,
+) -> (LlbBridgeClient<Channel>, tokio::task::JoinHandle<()>) {
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move {
+        let incoming = tonic::codegen::tokio_stream::once(Ok::<_, std::io::Error>(server_io));
+        let _ = tonic::transport::Server::builder()
+            .add_service(LlbBridgeServer::from_arc(bridge))
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    let mut client_io = Some(client_io);
+    let channel = tonic::transport::Endpoint::from_static("http://in-process")
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let io = client_io.take();
+            async move {
+                io.map(hyper_util::rt::TokioIo::new)
+                    .ok_or_else(|| std::io::Error::other("the in-process stream is already used"))
+            }
+        }))
+        .await
+        .expect("an in-process connection cannot fail");
+    (LlbBridgeClient::new(channel), server)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
 
-    use hyper_util::rt::TokioIo;
     use tonic::Code;
-    use tonic::transport::{Endpoint, Server, Uri};
 
     use super::*;
 
@@ -316,28 +342,7 @@ mod tests {
     #[tokio::test]
     async fn round_trip_over_in_process_duplex() {
         let daemon = Arc::new(FakeDaemon::default());
-        let (client_io, server_io) = tokio::io::duplex(1 << 16);
-
-        let server = tokio::spawn(
-            Server::builder()
-                .add_service(LlbBridgeServer::from_arc(Arc::clone(&daemon)))
-                .serve_with_incoming(tonic::codegen::tokio_stream::once(Ok::<_, std::io::Error>(
-                    server_io,
-                ))),
-        );
-
-        let mut client_io = Some(client_io);
-        let channel = Endpoint::from_static("http://[::]:50051")
-            .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let io = client_io.take();
-                async move {
-                    io.map(TokioIo::new)
-                        .ok_or_else(|| std::io::Error::other("duplex already taken"))
-                }
-            }))
-            .await
-            .expect("connect");
-        let mut client = LlbBridgeClient::new(channel);
+        let (mut client, server) = serve_in_process(Arc::clone(&daemon)).await;
 
         let pong = client.ping(pb::PingRequest {}).await.expect("ping");
         assert_eq!(pong.llb_caps.len(), 1);
