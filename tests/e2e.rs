@@ -493,3 +493,71 @@ fn image_config_carries_entrypoint_ports_labels_env_and_build_args() {
     );
     assert!(run(tag, &[]).contains("hello from pycache"));
 }
+
+#[test]
+fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
+    if !enabled() {
+        return;
+    }
+    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("pycache-e2e-ci-{nonce}"));
+    let cache = std::env::temp_dir().join(format!("pycache-e2e-ci-cache-{nonce}"));
+    copy_dir(&testdata("uv-minimal"), &dir);
+    let tag = "pycache-e2e/fresh-ci:latest";
+    // The previous commit's CI run exports its cache, mode=max (cache mounts are never exported).
+    let export = build(
+        &dir,
+        tag,
+        &[
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", cache.display()),
+        ],
+    );
+    assert!(export.ok, "{}", log_tail(&export));
+    // The next commit, on a runner that has nothing but that export.
+    let src = dir.join("src/hello/__init__.py");
+    let text = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(
+        &src,
+        text.replace(
+            "hello from pycache",
+            &format!("hello ({nonce}) from pycache"),
+        ),
+    )
+    .unwrap();
+    let prune = Command::new("docker")
+        .args(["buildx", "prune", "--all", "--force"])
+        .output()
+        .unwrap();
+    assert!(prune.status.success());
+    let ci = build(
+        &dir,
+        tag,
+        &[
+            "--cache-from",
+            &format!("type=local,src={}", cache.display()),
+        ],
+    );
+    assert!(ci.ok, "{}", log_tail(&ci));
+    assert!(
+        step_cached(&ci, "[builder] install 1 locked dependency"),
+        "dependencies re-installed: {:?}",
+        ci.executed()
+    );
+    assert!(
+        step_cached(&ci, "[builder] install uv"),
+        "{:?}",
+        ci.executed()
+    );
+    assert!(
+        !step_cached(&ci, "[builder] uv sync"),
+        "the project must be rebuilt"
+    );
+    assert!(run(tag, &[]).contains(&format!("hello ({nonce}) from pycache")));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&cache);
+}
