@@ -333,6 +333,24 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A value never used before: the engine keeps content-addressed results across runs, so
+/// edits made with it are new content whose steps must really run.
+fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// Edits the uv-minimal copy in `dir` so that it prints a new greeting; returns the greeting.
+fn edit_greeting(dir: &Path, nonce: u128) -> String {
+    let src = dir.join("src/hello/__init__.py");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let greeting = format!("hello again ({nonce}) from pycache");
+    std::fs::write(&src, text.replace("hello from pycache", &greeting)).unwrap();
+    greeting
+}
+
 fn step_cached(b: &Build, prefix: &str) -> bool {
     let matching: Vec<_> = b.steps.iter().filter(|s| s.0.starts_with(prefix)).collect();
     assert!(
@@ -358,10 +376,7 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
 
     // A release: the project's version changes in pyproject.toml and uv.lock. The engine keeps
     // content-addressed results across runs, so each run bumps to a version never built before.
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nonce = nonce();
     let version = format!("0.2.{nonce}");
     for file in ["pyproject.toml", "uv.lock"] {
         let path = dir.join(file);
@@ -396,10 +411,7 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
     );
 
     // A source edit: only the copy and the project install run.
-    let src = dir.join("src/hello/__init__.py");
-    let text = std::fs::read_to_string(&src).unwrap();
-    let greeting = format!("hello again ({nonce}) from pycache");
-    std::fs::write(&src, text.replace("hello from pycache", &greeting)).unwrap();
+    let greeting = edit_greeting(&dir, nonce);
     let edit = build(&dir, tag, &[]);
     assert!(edit.ok, "{}", log_tail(&edit));
     assert!(step_cached(&edit, "[builder] install 1 locked dependency"));
@@ -500,10 +512,7 @@ fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
         return;
     }
     let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nonce = nonce();
     let dir = std::env::temp_dir().join(format!("pycache-e2e-ci-{nonce}"));
     let cache = std::env::temp_dir().join(format!("pycache-e2e-ci-cache-{nonce}"));
     copy_dir(&testdata("uv-minimal"), &dir);
@@ -519,16 +528,7 @@ fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
     );
     assert!(export.ok, "{}", log_tail(&export));
     // The next commit, on a runner that has nothing but that export.
-    let src = dir.join("src/hello/__init__.py");
-    let text = std::fs::read_to_string(&src).unwrap();
-    std::fs::write(
-        &src,
-        text.replace(
-            "hello from pycache",
-            &format!("hello ({nonce}) from pycache"),
-        ),
-    )
-    .unwrap();
+    let greeting = edit_greeting(&dir, nonce);
     let prune = Command::new("docker")
         .args(["buildx", "prune", "--all", "--force"])
         .output()
@@ -557,7 +557,15 @@ fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
         !step_cached(&ci, "[builder] uv sync"),
         "the project must be rebuilt"
     );
-    assert!(run(tag, &[]).contains(&format!("hello ({nonce}) from pycache")));
+    assert!(run(tag, &[]).contains(&greeting));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&cache);
+    // Results imported from a cache export carry no content-based cache keys, so a later
+    // build that relies on them (a version bump keyed on the export's content) would miss:
+    // leave the builder as clean as this test found it after its prune.
+    let prune = Command::new("docker")
+        .args(["buildx", "prune", "--all", "--force"])
+        .output()
+        .unwrap();
+    assert!(prune.status.success());
 }
