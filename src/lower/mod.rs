@@ -45,11 +45,6 @@ pub struct Lowered {
     pub runtime: State,
 }
 
-fn step_name(plan: &Plan, stage: Stage, title: &str) -> String {
-    let _ = plan;
-    format!("[{}] {title}", stage.name())
-}
-
 pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
     let context_name = if opts.context.name.is_empty() {
         "context"
@@ -96,24 +91,21 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
         },
     );
 
-    let mut states: BTreeMap<String, State> = BTreeMap::new();
     let image = source::image(&plan.base_image, opts.resolve_mode.as_deref());
-    states.insert(BUILDER_START.to_owned(), image.clone());
+    let mut l = Lowering {
+        plan,
+        opts,
+        manifests,
+        full_context,
+        states: BTreeMap::from([(BUILDER_START.to_owned(), image.clone())]),
+    };
     let mut builder = image.clone();
     for step in plan.stage_steps(Stage::Builder) {
-        let out = lower_step(
-            plan,
-            step,
-            &builder,
-            opts,
-            &states,
-            manifests.as_ref(),
-            &full_context,
-        );
+        let out = l.step(step, &builder);
         if !step.side {
             builder = out.clone();
         }
-        states.insert(step.id.clone(), out);
+        l.states.insert(step.id.clone(), out);
     }
 
     // The runtime stage: its own steps on the image, then the builder's files as layers.
@@ -122,21 +114,11 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
     for step in plan.stage_steps(Stage::Runtime) {
         match &step.action {
             Action::Graft { lower, upper } => layers.push(State::diff(
-                &states[lower],
-                &states[upper],
-                Some(step_name(plan, step.stage, &step.title)),
+                &l.states[lower],
+                &l.states[upper],
+                Some(step.vertex_name()),
             )),
-            _ => {
-                runtime = lower_step(
-                    plan,
-                    step,
-                    &runtime,
-                    opts,
-                    &states,
-                    manifests.as_ref(),
-                    &full_context,
-                );
-            }
+            _ => runtime = l.step(step, &runtime),
         }
     }
     layers.insert(0, runtime);
@@ -144,159 +126,155 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
     Lowered { runtime }
 }
 
-fn lower_step(
-    plan: &Plan,
-    step: &crate::plan::Step,
-    current: &State,
-    opts: &LowerOptions,
-    states: &BTreeMap<String, State>,
-    manifests: Option<&State>,
-    full_context: &State,
-) -> State {
-    let name = step_name(plan, step.stage, &step.title);
-    match &step.action {
-        Action::Run(run) => lower_run(
-            plan, step.stage, run, current, opts, states, manifests, name,
-        ),
-        Action::CopySource {
-            dest,
-            include,
-            exclude,
-            mtime,
-        } => {
-            // Copied onto scratch and merged, not copied onto the builder: the copy then
-            // creates the workdir itself, with the fixed mtime, instead of changing the mtime
-            // of a directory that already exists.
-            let source = State::scratch()
-                .file()
-                .copy(
-                    full_context,
-                    "/",
-                    dest,
-                    CopyOptions {
-                        follow_symlinks: true,
-                        dir_copy_contents: true,
-                        create_dest_path: true,
-                        allow_wildcard: true,
-                        allow_empty_wildcard: true,
-                        include: include.clone(),
-                        exclude: exclude.clone(),
-                        mtime: Some(*mtime),
-                        ..Default::default()
-                    },
-                )
-                .named(name)
-                .into_state();
-            State::merge(
-                &[current.clone(), source],
-                Some("merge source into the builder".into()),
-            )
-        }
-        Action::CopyFromImage { image, src, dest } => {
-            let from = source::image(image, opts.resolve_mode.as_deref());
-            current
-                .file()
-                .copy(
-                    &from,
-                    src,
-                    dest,
-                    CopyOptions {
-                        follow_symlinks: true,
-                        create_dest_path: true,
-                        ..Default::default()
-                    },
-                )
-                .named(name)
-                .into_state()
-        }
-        Action::Graft { .. } => unreachable!("grafts are lowered with the runtime stage"),
-    }
+/// What lowering one step needs besides the step: the plan, the options, the context
+/// sources, and the states of the steps lowered so far.
+struct Lowering<'a> {
+    plan: &'a Plan,
+    opts: &'a LowerOptions,
+    /// The context's dependency manifests (lock and pyproject files), if any step binds them.
+    manifests: Option<State>,
+    full_context: State,
+    states: BTreeMap<String, State>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn lower_run(
-    plan: &Plan,
-    stage: Stage,
-    run: &Run,
-    current: &State,
-    opts: &LowerOptions,
-    states: &BTreeMap<String, State>,
-    manifests: Option<&State>,
-    name: String,
-) -> State {
-    let mut mounts = Vec::new();
-    for b in &run.binds {
-        let (state, selector) = match &b.source {
-            BindSource::Context(path) => (
-                manifests.expect("manifests exist when binds do").clone(),
-                Some(path.clone()),
-            ),
-            BindSource::StepOutput(id) => (states[id].clone(), None),
-        };
-        mounts.push(Mount {
-            dest: b.target.clone(),
-            source: MountSource::Bind {
-                state,
-                selector,
-                readonly: true,
-            },
-        });
+impl Lowering<'_> {
+    fn step(&self, step: &crate::plan::Step, current: &State) -> State {
+        let name = step.vertex_name();
+        match &step.action {
+            Action::Run(run) => self.run(step.stage, run, current, name),
+            Action::CopySource {
+                dest,
+                include,
+                exclude,
+                mtime,
+            } => {
+                // Copied onto scratch and merged, not copied onto the builder: the copy then
+                // creates the workdir itself, with the fixed mtime, instead of changing the mtime
+                // of a directory that already exists.
+                let source = State::scratch()
+                    .file()
+                    .copy(
+                        &self.full_context,
+                        "/",
+                        dest,
+                        CopyOptions {
+                            follow_symlinks: true,
+                            dir_copy_contents: true,
+                            create_dest_path: true,
+                            allow_wildcard: true,
+                            allow_empty_wildcard: true,
+                            include: include.clone(),
+                            exclude: exclude.clone(),
+                            mtime: Some(*mtime),
+                            ..Default::default()
+                        },
+                    )
+                    .named(name)
+                    .into_state();
+                State::merge(
+                    &[current.clone(), source],
+                    Some("merge source into the builder".into()),
+                )
+            }
+            Action::CopyFromImage { image, src, dest } => {
+                let from = source::image(image, self.opts.resolve_mode.as_deref());
+                current
+                    .file()
+                    .copy(
+                        &from,
+                        src,
+                        dest,
+                        CopyOptions {
+                            follow_symlinks: true,
+                            create_dest_path: true,
+                            ..Default::default()
+                        },
+                    )
+                    .named(name)
+                    .into_state()
+            }
+            Action::Graft { .. } => unreachable!("grafts are lowered with the runtime stage"),
+        }
     }
-    for c in &run.caches {
-        let sharing = match c.sharing {
-            crate::plan::Sharing::Shared => Sharing::Shared,
-            crate::plan::Sharing::Private => Sharing::Private,
-            crate::plan::Sharing::Locked => Sharing::Locked,
-        };
+
+    fn run(&self, stage: Stage, run: &Run, current: &State, name: String) -> State {
+        let mut mounts = Vec::new();
+        for b in &run.binds {
+            let (state, selector) = match &b.source {
+                BindSource::Context(path) => (
+                    self.manifests
+                        .clone()
+                        .expect("manifests exist when binds do"),
+                    Some(path.clone()),
+                ),
+                BindSource::StepOutput(id) => (self.states[id].clone(), None),
+            };
+            mounts.push(Mount {
+                dest: b.target.clone(),
+                source: MountSource::Bind {
+                    state,
+                    selector,
+                    readonly: true,
+                },
+            });
+        }
+        for c in &run.caches {
+            let sharing = match c.sharing {
+                crate::plan::Sharing::Shared => Sharing::Shared,
+                crate::plan::Sharing::Private => Sharing::Private,
+                crate::plan::Sharing::Locked => Sharing::Locked,
+            };
+            mounts.push(Mount {
+                dest: c.target.clone(),
+                source: MountSource::Cache {
+                    id: c.id.clone(),
+                    sharing,
+                },
+            });
+        }
+        // Scratch files of install tools must not reach a layer: even a deleted one changes
+        // /tmp's mtime, which a diff would carry.
         mounts.push(Mount {
-            dest: c.target.clone(),
-            source: MountSource::Cache {
-                id: c.id.clone(),
-                sharing,
-            },
+            dest: "/tmp".into(),
+            source: MountSource::Tmpfs,
         });
-    }
-    // Scratch files of install tools must not reach a layer: even a deleted one changes
-    // /tmp's mtime, which a diff would carry.
-    mounts.push(Mount {
-        dest: "/tmp".into(),
-        source: MountSource::Tmpfs,
-    });
-    if let Some(out) = &run.side_output {
-        mounts.push(Mount {
-            dest: out.clone(),
-            source: MountSource::Scratch,
-        });
-    }
-    let mut args = if opts.base.shell.is_empty() {
-        vec!["/bin/sh".to_owned(), "-c".to_owned()]
-    } else {
-        opts.base.shell.clone()
-    };
-    args.push(run.script.clone());
-    let exec = Exec {
-        args,
-        env: merge_env(&opts.base.env, &run.env),
-        // Runtime steps run at /: the workdir reaches the image only with the builder's layers.
-        cwd: if stage == Stage::Runtime {
-            "/".into()
+        if let Some(out) = &run.side_output {
+            mounts.push(Mount {
+                dest: out.clone(),
+                source: MountSource::Scratch,
+            });
+        }
+        let opts = self.opts;
+        let mut args = if opts.base.shell.is_empty() {
+            vec!["/bin/sh".to_owned(), "-c".to_owned()]
         } else {
-            plan.workdir.clone()
-        },
-        // Build steps run as root whatever the base image's USER: they install system files.
-        user: if opts.base.user.is_empty() {
-            String::new()
-        } else {
-            "0:0".into()
-        },
-        network_none: false,
-        mounts,
-        name: Some(name),
-    };
-    let result = current.run(exec);
-    match &run.side_output {
-        Some(out) => result.mount(out).expect("side output mount exists"),
-        None => result.root(),
+            opts.base.shell.clone()
+        };
+        args.push(run.script.clone());
+        let exec = Exec {
+            args,
+            env: merge_env(&opts.base.env, &run.env),
+            // Runtime steps run at /: the workdir reaches the image only with the builder's layers.
+            cwd: if stage == Stage::Runtime {
+                "/".into()
+            } else {
+                self.plan.workdir.clone()
+            },
+            // Build steps run as root whatever the base image's USER: they install system files.
+            user: if opts.base.user.is_empty() {
+                String::new()
+            } else {
+                "0:0".into()
+            },
+            network_none: false,
+            mounts,
+            name: Some(name),
+        };
+        let result = current.run(exec);
+        match &run.side_output {
+            Some(out) => result.mount(out).expect("side output mount exists"),
+            None => result.root(),
+        }
     }
 }
 

@@ -232,6 +232,14 @@ pub struct Plan {
     pub image: ImageSpec,
 }
 
+impl Step {
+    /// The vertex name users see in progress output, `[stage] title`; tests and the benchmark
+    /// count steps by this prefix.
+    pub fn vertex_name(&self) -> String {
+        format!("[{}] {}", self.stage.name(), self.title)
+    }
+}
+
 impl Plan {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
@@ -502,7 +510,7 @@ pub fn plan(
         .last()
         .map_or(BUILDER_START.to_owned(), |s| s.id.clone());
 
-    // Runtime stage: the environment as two layers over the base stage.
+    // Runtime stage, then the builder's files: dependencies, then source and project.
     steps.push(Step {
         id: "runtime-deps".into(),
         stage: Stage::Runtime,
