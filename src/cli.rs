@@ -13,7 +13,7 @@ use crate::detect::ProjectFiles;
 use crate::diag::Diagnostics;
 use crate::image::{BaseConfig, image_config};
 use crate::lower::LowerOptions;
-use crate::plan::Platform;
+use crate::platform::Platform;
 use crate::{DEFAULT_RECIPE, Inputs, plan_build};
 
 #[derive(Parser, Debug)]
@@ -138,11 +138,7 @@ fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
         build_args.insert(k.to_owned(), v.to_owned());
     }
     let platform = match &args.platform {
-        Some(p) => Platform::parse(p).ok_or_else(|| {
-            usage_error(format!(
-                "--platform {p}: expected os/arch[/variant], e.g. linux/arm64"
-            ))
-        })?,
+        Some(p) => Platform::parse(p).map_err(|e| usage_error(format!("--platform: {e}")))?,
         None => Platform::host(),
     };
     Ok(Loaded {

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::plan::{Action, Plan, Stage};
+use crate::plan::Plan;
 
 /// What the base image's config says, as far as the build needs it. Filled from
 /// `ResolveImageConfig` by the frontend; the CLI, with no daemon, uses `BaseConfig::default()`.
@@ -184,37 +184,22 @@ pub fn image_config(plan: &Plan, base: &BaseConfig, source_date_epoch: Option<i6
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    for step in plan.steps.iter().filter(|s| s.stage != Stage::Builder) {
-        // A graft is one layer per builder step between its lower and upper states: BuildKit's
-        // DiffOp keeps the layer chain when lower is an ancestor of upper.
-        let titles: Vec<String> = match &step.action {
-            Action::Graft { lower, upper } => {
-                let chain: Vec<_> = plan
-                    .stage_steps(Stage::Builder)
-                    .filter(|s| !s.side)
-                    .collect();
-                let start = chain
-                    .iter()
-                    .position(|s| s.id == *lower)
-                    .map_or(0, |i| i + 1);
-                let end = chain
-                    .iter()
-                    .position(|s| s.id == *upper)
-                    .map_or(start, |i| i + 1);
-                chain[start..end.max(start)]
-                    .iter()
-                    .map(|s| s.title.clone())
-                    .collect()
-            }
-            _ => vec![step.title.clone()],
-        };
-        for title in titles {
-            history.push(history_entry(
-                format!("pycache {}: {title}", step.stage.name()),
-                false,
-                created.as_deref(),
-            ));
-        }
+    // The runtime stage's own steps, then one layer per builder step each graft spans
+    // (BuildKit's DiffOp keeps the layer chain when lower is an ancestor of upper).
+    let runtime = plan.runtime.iter().map(|step| step.title.clone());
+    let grafted = plan.layers().into_iter().flat_map(|layer| {
+        layer
+            .steps
+            .into_iter()
+            .map(|step| step.title.clone())
+            .collect::<Vec<_>>()
+    });
+    for title in runtime.chain(grafted) {
+        history.push(history_entry(
+            format!("pycache runtime: {title}"),
+            false,
+            created.as_deref(),
+        ));
     }
     history.push(history_entry(
         "pycache: image config (env, user, workdir, command, labels)".into(),

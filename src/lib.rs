@@ -12,13 +12,15 @@ pub mod image;
 pub mod llb;
 pub mod lower;
 pub mod plan;
+pub mod platform;
 pub mod recipe;
 
 use std::collections::BTreeMap;
 
 use detect::ProjectFiles;
 use diag::Diagnostics;
-use plan::{Plan, Platform};
+use plan::Plan;
+use platform::Platform;
 
 /// The recipe file name when none is given: what `-f` defaults to.
 pub const DEFAULT_RECIPE: &str = "pycache.toml";
@@ -45,8 +47,7 @@ pub fn plan_build(inputs: &Inputs) -> Result<Plan, Diagnostics> {
 
 /// Plan → Definition for the plan's platform.
 pub fn definition(plan: &Plan, opts: &lower::LowerOptions) -> llb::pb::Definition {
-    let lowered = lower::lower(plan, opts);
-    llb::marshal(&lowered.runtime, &lower::platform(plan))
+    lower::definition(plan, opts)
 }
 
 /// What `check` found in a valid recipe and project.

@@ -98,7 +98,7 @@ fn different_platforms_give_different_cache_ids_and_digests() {
     let arm = common::plan_case_with(
         &dir,
         &text,
-        pycache::plan::Platform::parse("linux/arm64").unwrap(),
+        pycache::platform::Platform::parse("linux/arm64").unwrap(),
     )
     .unwrap();
     let (a, b) = (

@@ -67,38 +67,108 @@ impl ProjectFiles {
     /// Reads the detection files below `dir` from disk.
     pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
         let mut out = Self::default();
-        walk(dir, "", &mut out, 0)?;
+        let mut walk = Walk::default();
+        while let Some(rel) = walk.next_dir() {
+            let mut entries = Vec::new();
+            for entry in std::fs::read_dir(dir.join(&rel))? {
+                let entry = entry?;
+                let ty = entry.file_type()?;
+                let kind = if ty.is_dir() {
+                    EntryKind::Dir
+                } else if ty.is_file() {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                };
+                entries.push(DirEntry {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    kind,
+                    size: if kind == EntryKind::File {
+                        entry.metadata()?.len()
+                    } else {
+                        0
+                    },
+                });
+            }
+            for path in walk.visit(&rel, entries) {
+                if let Ok(text) = std::fs::read_to_string(dir.join(&path)) {
+                    out.insert(path, text);
+                }
+            }
+        }
         Ok(out)
     }
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut ProjectFiles, depth: usize) -> std::io::Result<()> {
-    if depth > MAX_DEPTH {
-        return Ok(());
-    }
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let ty = entry.file_type()?;
-        if ty.is_dir() {
-            if !SKIP_DIRS.contains(&name.as_str()) {
-                walk(&entry.path(), &rel, out, depth + 1)?;
-            }
-        } else if ty.is_file()
-            && ProjectFiles::wanted(&rel)
-            && entry.metadata()?.len() < MAX_FILE_SIZE
-            && let Ok(text) = std::fs::read_to_string(entry.path())
-        {
-            out.insert(rel, text);
+/// What a directory listing says of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Dir,
+    File,
+    /// Symlinks, devices, pipes, sockets: never read.
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    /// The entry's name within its directory.
+    pub name: String,
+    pub kind: EntryKind,
+    pub size: u64,
+}
+
+/// The detection walk, without I/O: which directories to list and which files to read. The
+/// CLI drives it over the disk and the frontend over the daemon's `ReadDir`/`ReadFile`, so both
+/// see the same project.
+#[derive(Clone, Debug)]
+pub struct Walk {
+    /// Directories still to list, with their depth below the root.
+    pending: Vec<(String, usize)>,
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Self {
+            pending: vec![(String::new(), 0)],
         }
     }
-    Ok(())
+}
+
+impl Walk {
+    /// The next directory to list, `/`-separated and relative to the root (`""` for the root).
+    pub fn next_dir(&mut self) -> Option<String> {
+        self.pending.last().map(|(dir, _)| dir.clone())
+    }
+
+    /// Takes the listing of `dir` (the value [`Self::next_dir`] gave); returns the paths of the
+    /// files in it to read, and queues its subdirectories.
+    pub fn visit(&mut self, dir: &str, entries: Vec<DirEntry>) -> Vec<String> {
+        let depth = match self.pending.iter().position(|(d, _)| d == dir) {
+            Some(i) => self.pending.remove(i).1,
+            None => return Vec::new(),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let rel = if dir.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{dir}/{}", entry.name)
+            };
+            match entry.kind {
+                EntryKind::Dir => {
+                    if !SKIP_DIRS.contains(&entry.name.as_str()) && depth < MAX_DEPTH {
+                        self.pending.push((rel, depth + 1));
+                    }
+                }
+                EntryKind::File if ProjectFiles::wanted(&rel) && entry.size < MAX_FILE_SIZE => {
+                    files.push(rel)
+                }
+                EntryKind::File | EntryKind::Other => {}
+            }
+        }
+        files.sort();
+        files
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +231,52 @@ mod tests {
                 assert_eq!(ProjectFiles::wanted(&path), globs.is_match(&path), "{path}");
             }
         }
+    }
+
+    #[test]
+    fn walk_skips_deep_special_and_ignored_entries() {
+        let file = |name: &str, size| DirEntry {
+            name: name.into(),
+            kind: EntryKind::File,
+            size,
+        };
+        let dir = |name: &str| DirEntry {
+            name: name.into(),
+            kind: EntryKind::Dir,
+            size: 0,
+        };
+        let mut walk = Walk::default();
+        assert_eq!(walk.next_dir().as_deref(), Some(""));
+        let read = walk.visit(
+            "",
+            vec![
+                file("uv.lock", 10),
+                file("main.py", 10),
+                file("requirements.txt", MAX_FILE_SIZE),
+                DirEntry {
+                    name: "pyproject.toml".into(),
+                    kind: EntryKind::Other,
+                    size: 1,
+                },
+                dir(".git"),
+                dir("pkg"),
+            ],
+        );
+        assert_eq!(read, ["uv.lock"]);
+        assert_eq!(walk.next_dir().as_deref(), Some("pkg"));
+        let mut depth = 0;
+        let mut current = "pkg".to_owned();
+        while let Some(next) = walk.next_dir() {
+            assert_eq!(next, current);
+            let read = walk.visit(&next, vec![file("pyproject.toml", 1), dir("d")]);
+            assert_eq!(read, [format!("{next}/pyproject.toml")]);
+            current = format!("{next}/d");
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_DEPTH);
+        assert!(
+            walk.visit("never-asked", vec![file("uv.lock", 1)])
+                .is_empty()
+        );
     }
 }

@@ -9,7 +9,10 @@ pub mod uvlock;
 
 use std::collections::BTreeSet;
 
-pub use files::{DETECTION_PATTERNS, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS};
+pub use files::{
+    DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS,
+    Walk,
+};
 use pyproject::{PyProject, normalize_name};
 use requirements::RequirementsFile;
 use uvlock::UvLock;

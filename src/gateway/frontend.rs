@@ -13,14 +13,15 @@ use tonic::codegen::{Body as HttpBody, Bytes, StdError};
 
 use super::bridge::LlbBridgeClient;
 use super::error::{FrontendError, SourceTexts};
-use super::options::{FrontendOptions, NoCache};
+use super::options::FrontendOptions;
 use super::{log, pb, subrequests};
-use crate::detect::{DETECTION_PATTERNS, ProjectFiles};
+use crate::detect::{DETECTION_PATTERNS, DirEntry, EntryKind, ProjectFiles, SKIP_DIRS, Walk};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::image::{BaseConfig, image_config};
 use crate::llb::{self, source};
 use crate::lower::{ContextSource, LowerOptions};
-use crate::plan::{Plan, Platform};
+use crate::plan::Plan;
+use crate::platform::Platform;
 use crate::{DEFAULT_RECIPE, Inputs, plan_build};
 
 /// The local holding the recipe (the directory of `-f`).
@@ -30,8 +31,7 @@ pub const CONTEXT_LOCAL: &str = "context";
 /// The `filename` buildx sends when there is no `-f`.
 const BUILDX_DEFAULT_FILENAME: &str = "Dockerfile";
 
-use crate::detect::{MAX_DEPTH, SKIP_DIRS};
-/// Files this big are not read for detection, as in the CLI.
+/// The largest file read from a session; detection reads smaller ones only.
 const MAX_FILE_SIZE: i64 = crate::detect::MAX_FILE_SIZE as i64;
 /// `ReadFile` in ranges: a reply must fit the 16 MiB message cap with room to spare.
 const READ_CHUNK: i64 = 4 << 20;
@@ -193,15 +193,6 @@ fn named(mut def: llb::pb::Definition, name: &str) -> llb::pb::Definition {
     def
 }
 
-/// The platform message for `platform`.
-fn llb_platform(platform: &Platform) -> llb::pb::Platform {
-    llb::platform(
-        &platform.os,
-        &platform.architecture,
-        platform.variant.as_deref(),
-    )
-}
-
 /// Solves `def` (lazily) and returns its single ref id. Every Solve carries the cache
 /// imports: the daemon uses only each request's own.
 async fn solve_ref<T: BridgeTransport>(
@@ -284,7 +275,7 @@ pub async fn read_recipe<T: BridgeTransport>(
         },
     );
     let def = named(
-        llb::marshal(&state, &llb_platform(&opts.default_platform)),
+        llb::marshal(&state, &opts.default_platform.to_llb()),
         &format!("[internal] load recipe from {}", opts.filename),
     );
     let ref_id = solve_ref(client, opts, def, "load the recipe").await?;
@@ -336,14 +327,14 @@ pub async fn read_project<T: BridgeTransport>(
         },
     );
     let def = named(
-        llb::marshal(&state, &llb_platform(&opts.default_platform)),
+        llb::marshal(&state, &opts.default_platform.to_llb()),
         "[internal] load project files",
     );
     let ref_id = solve_ref(client, opts, def, "load the project files").await?;
 
     let mut files = ProjectFiles::default();
-    let mut dirs = vec![(String::new(), 0usize)];
-    while let Some((dir, depth)) = dirs.pop() {
+    let mut walk = Walk::default();
+    while let Some(dir) = walk.next_dir() {
         let entries = client
             .read_dir(pb::ReadDirRequest {
                 r#ref: ref_id.clone(),
@@ -353,33 +344,29 @@ pub async fn read_project<T: BridgeTransport>(
             .await
             .map_err(FrontendError::daemon(format!("list /{dir} of the context")))?
             .entries;
-        for entry in entries {
-            let name = entry.path.rsplit('/').next().unwrap_or("");
-            if name.is_empty() {
-                continue;
-            }
-            let rel = if dir.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{dir}/{name}")
-            };
-            if entry.mode & GO_MODE_DIR != 0 {
-                if !SKIP_DIRS.contains(&name) && depth < MAX_DEPTH {
-                    dirs.push((rel, depth + 1));
-                }
-            } else if entry.mode & GO_MODE_TYPE == 0
-                && ProjectFiles::wanted(&rel)
-                && entry.size < MAX_FILE_SIZE
-            {
-                let bytes =
-                    read_file(client, &ref_id, &rel)
-                        .await
-                        .map_err(FrontendError::daemon(format!(
-                            "read {rel} from the context"
-                        )))?;
-                if let Ok(text) = String::from_utf8(bytes) {
-                    files.insert(rel, text);
-                }
+        let entries = entries
+            .into_iter()
+            .map(|entry| DirEntry {
+                name: entry.path.rsplit('/').next().unwrap_or("").to_owned(),
+                kind: if entry.mode & GO_MODE_DIR != 0 {
+                    EntryKind::Dir
+                } else if entry.mode & GO_MODE_TYPE == 0 {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                },
+                size: u64::try_from(entry.size).unwrap_or(u64::MAX),
+            })
+            .filter(|e| !e.name.is_empty())
+            .collect();
+        for rel in walk.visit(&dir, entries) {
+            let bytes = read_file(client, &ref_id, &rel)
+                .await
+                .map_err(FrontendError::daemon(format!(
+                    "read {rel} from the context"
+                )))?;
+            if let Ok(text) = String::from_utf8(bytes) {
+                files.insert(rel, text);
             }
         }
     }
@@ -421,31 +408,6 @@ fn check_all_targets(
     crate::check_all(&inputs).err().unwrap_or_default()
 }
 
-/// Marks ops to be rebuilt for `--no-cache` (all) or `--no-cache-filter` (stages, matched by
-/// the `[stage]` prefix of the op's name).
-fn apply_no_cache(def: &mut llb::pb::Definition, no_cache: &NoCache) {
-    let stages = match no_cache {
-        NoCache::Off => return,
-        NoCache::All => None,
-        NoCache::Stages(s) => Some(s),
-    };
-    // The last op is the terminal one, which only selects the result.
-    let ops = def.def.len().saturating_sub(1);
-    for bytes in &def.def[..ops] {
-        let meta = def.metadata.entry(llb::digest(bytes)).or_default();
-        let hit = match stages {
-            None => true,
-            Some(stages) => meta
-                .description
-                .get("llb.customname")
-                .is_some_and(|n| stages.iter().any(|s| n.starts_with(&format!("[{s}]")))),
-        };
-        if hit {
-            meta.ignore_cache = true;
-        }
-    }
-}
-
 /// The base image's config for the plan's platform.
 async fn resolve_base<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
@@ -456,7 +418,7 @@ async fn resolve_base<T: BridgeTransport>(
     let response = client
         .resolve_image_config(pb::ResolveImageConfigRequest {
             r#ref: reference.clone(),
-            platform: Some(crate::lower::platform(plan)),
+            platform: Some(plan.platform.to_llb()),
             resolve_mode: opts.resolve_mode_name().to_owned(),
             log_name: format!("[internal] load metadata for {reference}"),
             session_id: opts.session_id.clone(),
@@ -537,9 +499,9 @@ async fn build<T: BridgeTransport>(
                 session: Some(opts.session_for(CONTEXT_LOCAL)),
             },
             resolve_mode: opts.image_resolve_mode.clone(),
+            no_cache: opts.no_cache.clone(),
         };
-        let mut def = crate::definition(plan, &lower);
-        apply_no_cache(&mut def, &opts.no_cache);
+        let def = crate::definition(plan, &lower);
         let ref_id = solve_ref(client, opts, def, "solve the build").await?;
         let mut config = image_config(plan, &base, opts.source_date_epoch());
         merge_labels(&mut config, &opts.labels);
@@ -648,15 +610,5 @@ mod tests {
         let p: Value = serde_json::from_slice(&r.metadata["refs.platforms"]).unwrap();
         assert_eq!(p["Platforms"][1]["ID"], "linux/arm/v7");
         assert_eq!(p["Platforms"][1]["Platform"]["variant"], "v7");
-    }
-
-    #[test]
-    fn no_cache_marks_ops_but_not_the_terminal() {
-        let state = source::local("context", &source::LocalOptions::default());
-        let mut def = llb::marshal(&state, &llb::platform("linux", "amd64", None));
-        apply_no_cache(&mut def, &NoCache::All);
-        let source_digest = llb::digest(&def.def[0]);
-        assert!(def.metadata[&source_digest].ignore_cache);
-        assert!(!def.metadata.contains_key(&llb::digest(&def.def[1])));
     }
 }

@@ -11,20 +11,12 @@ use serde::Deserialize;
 
 use super::pb;
 use crate::DEFAULT_RECIPE;
-use crate::plan::Platform;
+pub use crate::lower::NoCache;
+use crate::platform::Platform;
 
 const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
 const SESSION_ENV: &str = "BUILDKIT_SESSION_ID";
 const WORKERS_ENV: &str = "BUILDKIT_WORKERS";
-
-/// `--no-cache`: `""` means every step, otherwise a comma-separated list of stages.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum NoCache {
-    #[default]
-    Off,
-    All,
-    Stages(Vec<String>),
-}
 
 /// A worker of the daemon, from `BUILDKIT_WORKERS` (Go `client.WorkerInfo`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -306,46 +298,10 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 fn parse_platforms(list: &str) -> Result<Vec<Platform>, OptionsError> {
-    let mut out: Vec<Platform> = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let p = Platform::parse(item)
-            .map(normalize_platform)
-            .ok_or_else(|| {
-                OptionsError::new(
-                    "platform",
-                    format!("`{item}` is not os/arch[/variant], e.g. linux/arm64"),
-                )
-            })?;
-        if !out.contains(&p) {
-            out.push(p);
-        }
+    if list.trim().is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
-}
-
-/// The spelling BuildKit keys results by (containerd `platforms.Normalize`, for the cases that
-/// occur on Linux builders).
-pub fn normalize_platform(p: Platform) -> Platform {
-    let os = p.os.to_ascii_lowercase();
-    let (architecture, variant) = match (p.architecture.to_ascii_lowercase().as_str(), p.variant) {
-        ("x86_64" | "x86-64" | "amd64", v) => {
-            ("amd64".to_owned(), v.filter(|v| v != "v1" && !v.is_empty()))
-        }
-        ("aarch64" | "arm64", v) => ("arm64".to_owned(), v.filter(|v| v != "v8" && !v.is_empty())),
-        ("armhf", _) => ("arm".to_owned(), Some("v7".to_owned())),
-        ("armel", _) => ("arm".to_owned(), Some("v6".to_owned())),
-        ("arm", v) => (
-            "arm".to_owned(),
-            Some(v.filter(|v| !v.is_empty()).unwrap_or_else(|| "v7".into())),
-        ),
-        ("i386" | "i686" | "x86", v) => ("386".to_owned(), v.filter(|v| !v.is_empty())),
-        (a, v) => (a.to_owned(), v.filter(|v| !v.is_empty())),
-    };
-    Platform {
-        os,
-        architecture,
-        variant,
-    }
+    Platform::parse_list(list).map_err(|e| OptionsError::new("platform", e))
 }
 
 fn parse_workers(json: &str) -> Result<Vec<Worker>, OptionsError> {
@@ -360,14 +316,9 @@ fn parse_workers(json: &str) -> Result<Vec<Worker>, OptionsError> {
                 .platforms
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|p| !p.os.is_empty() && !p.architecture.is_empty())
-                .map(|p| {
-                    normalize_platform(Platform {
-                        os: p.os,
-                        architecture: p.architecture,
-                        variant: (!p.variant.is_empty()).then_some(p.variant),
-                    })
-                })
+                // Platforms pycache cannot build for (another OS, an exotic CPU) are not ours
+                // to offer; the rest are normalised as BuildKit keys results by them.
+                .filter_map(|p| Platform::from_parts(&p.os, &p.architecture, Some(&p.variant)).ok())
                 .collect(),
         })
         .collect())

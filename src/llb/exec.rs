@@ -2,7 +2,7 @@
 //! `Mount`, `CacheOpt`, `SecretOpt`, `SSHOpt`; -1 input/output from solver/pb/const.go).
 
 use super::pb;
-use super::state::{State, Vertex};
+use super::state::{OpMeta, State, Vertex};
 
 pub use pb::CacheSharingOpt as Sharing;
 
@@ -50,7 +50,7 @@ pub struct Exec {
     pub user: String,
     pub network_none: bool,
     pub mounts: Vec<Mount>,
-    pub name: Option<String>,
+    pub meta: OpMeta,
 }
 
 /// The result of `State::run`: the root filesystem and any writable mounts' outputs.
@@ -189,7 +189,7 @@ impl State {
         let vertex = std::sync::Arc::new(Vertex {
             op,
             inputs,
-            name: exec.name,
+            meta: exec.meta,
         });
         let state_at = |i: usize| State {
             output: Some(super::state::Output {

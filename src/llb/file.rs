@@ -3,7 +3,7 @@
 //! previous action's result; only the last action has an output.
 
 use super::pb;
-use super::state::{Output, State};
+use super::state::{OpMeta, Output, State};
 
 /// `uid:gid` owner of created or copied files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +70,7 @@ enum Action {
 pub struct FileOps {
     base: State,
     actions: Vec<Action>,
-    name: Option<String>,
+    meta: OpMeta,
 }
 
 /// `-1`: timestamps are left to the daemon (the Go client's `marshalTime(nil)`).
@@ -81,7 +81,7 @@ impl State {
         FileOps {
             base: self.clone(),
             actions: Vec::new(),
-            name: None,
+            meta: OpMeta::default(),
         }
     }
 }
@@ -132,7 +132,12 @@ impl FileOps {
     }
 
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.meta.name = Some(name.into());
+        self
+    }
+
+    pub fn meta(mut self, meta: OpMeta) -> Self {
+        self.meta = meta;
         self
     }
 
@@ -240,6 +245,6 @@ impl FileOps {
                 }
             })
             .collect();
-        State::new_vertex(pb::op::Op::File(pb::FileOp { actions }), inputs, self.name)
+        State::new_vertex(pb::op::Op::File(pb::FileOp { actions }), inputs, self.meta)
     }
 }

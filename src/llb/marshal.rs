@@ -8,7 +8,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use super::pb;
-use super::state::{Output, State, Vertex};
+use super::state::{OpMeta, Output, State, Vertex};
 
 /// `sha256:<hex>` of some bytes: an op's digest.
 pub fn digest(bytes: &[u8]) -> String {
@@ -47,10 +47,14 @@ impl Marshaller<'_> {
         let d = digest(&bytes);
         if self.seen.insert(d.clone()) {
             self.def.def.push(bytes);
-            if let Some(name) = &vertex.name {
+            let OpMeta { name, ignore_cache } = &vertex.meta;
+            if name.is_some() || *ignore_cache {
                 let meta = self.def.metadata.entry(d.clone()).or_default();
-                meta.description
-                    .insert("llb.customname".into(), name.clone());
+                if let Some(name) = name {
+                    meta.description
+                        .insert("llb.customname".into(), name.clone());
+                }
+                meta.ignore_cache = *ignore_cache;
             }
         }
         self.done.insert(key, d.clone());

@@ -2,11 +2,11 @@
 //! without copying, the way `COPY --link` works.
 
 use super::pb;
-use super::state::State;
+use super::state::{OpMeta, State};
 
 impl State {
     /// The states stacked in order, later ones winning; scratch inputs are dropped.
-    pub fn merge(states: &[State], name: Option<String>) -> State {
+    pub fn merge(states: &[State], meta: OpMeta) -> State {
         let inputs: Vec<_> = states.iter().filter_map(|s| s.output.clone()).collect();
         match inputs.len() {
             0 => State::scratch(),
@@ -19,13 +19,13 @@ impl State {
                         .map(|input| pb::MergeInput { input })
                         .collect(),
                 });
-                State::new_vertex(op, inputs, name)
+                State::new_vertex(op, inputs, meta)
             }
         }
     }
 
     /// The changes that take `lower` to `upper`, as a state of their own.
-    pub fn diff(lower: &State, upper: &State, name: Option<String>) -> State {
+    pub fn diff(lower: &State, upper: &State, meta: OpMeta) -> State {
         let mut inputs = Vec::new();
         let mut index = |s: &State| match &s.output {
             Some(o) => {
@@ -39,6 +39,6 @@ impl State {
             lower: Some(pb::LowerDiffInput { input: lower_i }),
             upper: Some(pb::UpperDiffInput { input: upper_i }),
         });
-        State::new_vertex(op, inputs, name)
+        State::new_vertex(op, inputs, meta)
     }
 }

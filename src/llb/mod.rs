@@ -17,14 +17,4 @@ mod state;
 pub use exec::{Exec, ExecState, Mount, MountSource, Sharing};
 pub use file::{CopyOptions, FileOps, Owner};
 pub use marshal::{digest, marshal};
-pub use state::State;
-
-/// The LLB platform message for a `linux/amd64`-style platform.
-pub fn platform(os: &str, architecture: &str, variant: Option<&str>) -> pb::Platform {
-    pb::Platform {
-        os: os.into(),
-        architecture: architecture.into(),
-        variant: variant.unwrap_or_default().into(),
-        ..Default::default()
-    }
-}
+pub use state::{OpMeta, State};

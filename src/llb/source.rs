@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::pb;
-use super::state::State;
+use super::state::{OpMeta, State};
 
 /// `docker.io/library/python:3.12-slim` for `python:3.12-slim`, as Docker normalises names.
 pub fn normalize_image_ref(reference: &str) -> String {
@@ -33,7 +33,7 @@ pub fn normalize_image_ref(reference: &str) -> String {
 }
 
 /// How the daemon resolves an image: `default`, `pull` or `local` (attr `image.resolvemode`).
-pub fn image(reference: &str, resolve_mode: Option<&str>) -> State {
+pub fn image(reference: &str, resolve_mode: Option<&str>, ignore_cache: bool) -> State {
     let mut attrs = BTreeMap::new();
     if let Some(mode) = resolve_mode.filter(|m| !m.is_empty()) {
         attrs.insert("image.resolvemode".to_owned(), mode.to_owned());
@@ -42,7 +42,8 @@ pub fn image(reference: &str, resolve_mode: Option<&str>) -> State {
         identifier: format!("docker-image://{}", normalize_image_ref(reference)),
         attrs,
     });
-    State::new_vertex(op, Vec::new(), Some(format!("[image] {reference}")))
+    let meta = OpMeta::named(format!("[image] {reference}")).ignore_cache(ignore_cache);
+    State::new_vertex(op, Vec::new(), meta)
 }
 
 /// Options of a `local://` source.
@@ -57,6 +58,8 @@ pub struct LocalOptions {
     pub follow_paths: Vec<String>,
     /// `local.differ`: `none` for tiny reads that should always be re-sent.
     pub differ: Option<String>,
+    /// `--no-cache`: transfer and checksum the files again.
+    pub ignore_cache: bool,
 }
 
 pub fn local(name: &str, opts: &LocalOptions) -> State {
@@ -84,7 +87,8 @@ pub fn local(name: &str, opts: &LocalOptions) -> State {
         identifier: format!("local://{name}"),
         attrs,
     });
-    State::new_vertex(op, Vec::new(), Some(format!("[local] {name}")))
+    let meta = OpMeta::named(format!("[local] {name}")).ignore_cache(opts.ignore_cache);
+    State::new_vertex(op, Vec::new(), meta)
 }
 
 #[cfg(test)]

@@ -5,12 +5,36 @@ use std::sync::Arc;
 
 use super::pb;
 
+/// What the daemon is told about a vertex besides its op (`OpMetadata`): set where the vertex
+/// is made, by whoever knows what it is for, never recovered later from its name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpMeta {
+    /// `llb.customname`: the progress line users see. Not part of the cache key.
+    pub name: Option<String>,
+    /// Run the op even when a cached result exists (`--no-cache`, `--no-cache-filter`).
+    pub ignore_cache: bool,
+}
+
+impl OpMeta {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            ignore_cache: false,
+        }
+    }
+
+    pub fn ignore_cache(mut self, ignore: bool) -> Self {
+        self.ignore_cache = ignore;
+        self
+    }
+}
+
 /// One vertex: the op without its inputs (those are filled in at marshal time from `inputs`).
 #[derive(Debug)]
 pub struct Vertex {
     pub(crate) op: pb::op::Op,
     pub(crate) inputs: Vec<Output>,
-    pub(crate) name: Option<String>,
+    pub(crate) meta: OpMeta,
 }
 
 /// An output of a vertex: what an op's input or a mount points at.
@@ -45,7 +69,7 @@ impl State {
         }
     }
 
-    pub(crate) fn new_vertex(op: pb::op::Op, inputs: Vec<Output>, name: Option<String>) -> Self {
-        Self::from_vertex(Vertex { op, inputs, name }, 0)
+    pub(crate) fn new_vertex(op: pb::op::Op, inputs: Vec<Output>, meta: OpMeta) -> Self {
+        Self::from_vertex(Vertex { op, inputs, meta }, 0)
     }
 }

@@ -1,11 +1,10 @@
 //! Lowering: plan → LLB states. Pure and deterministic: the same plan, base config and context
-//! options always give the same graph. Each plan action has one lowering here.
-
-use std::collections::BTreeMap;
+//! options always give the same graph. The plan's structure says what each step runs on; each
+//! plan action has one lowering here.
 
 use crate::image::{BaseConfig, merge_env};
-use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, Sharing, State, source};
-use crate::plan::{Action, BUILDER_START, BindSource, Plan, Run, Stage};
+use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, OpMeta, Sharing, State, source};
+use crate::plan::{Action, BindSource, LayerKind, Plan, Run, Stage, Step};
 
 /// Where the build context comes from: the `context` local of a session (frontend), or a
 /// `--local context=DIR` given to `buildctl` (CLI output).
@@ -16,12 +15,33 @@ pub struct ContextSource {
     pub session: Option<String>,
 }
 
+/// `--no-cache`: nothing, everything, or the ops of some stages (`--no-cache-filter`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NoCache {
+    #[default]
+    Off,
+    All,
+    Stages(Vec<String>),
+}
+
+impl NoCache {
+    /// Whether ops of `stage` (`None`: ops of no stage, such as sources) ignore the cache.
+    fn applies_to(&self, stage: Option<Stage>) -> bool {
+        match self {
+            NoCache::Off => false,
+            NoCache::All => true,
+            NoCache::Stages(names) => stage.is_some_and(|s| names.iter().any(|n| n == s.name())),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct LowerOptions {
     pub base: BaseConfig,
     pub context: ContextSource,
     /// `image.resolvemode` for image sources (`local` on the docker driver, `pull` with --pull).
     pub resolve_mode: Option<String>,
+    pub no_cache: NoCache,
 }
 
 impl LowerOptions {
@@ -29,119 +49,137 @@ impl LowerOptions {
     /// `buildctl`, and the base image's config is not resolved.
     pub fn offline() -> Self {
         Self {
-            base: BaseConfig::default(),
             context: ContextSource {
                 name: "context".into(),
                 session: None,
             },
-            resolve_mode: None,
+            ..Self::default()
         }
     }
 }
 
-/// The lowered build: the final state, plus the builder's for `--target builder`-style reuse.
-#[derive(Clone, Debug)]
-pub struct Lowered {
-    pub runtime: State,
-}
-
-pub fn lower(plan: &Plan, opts: &LowerOptions) -> Lowered {
-    let context_name = if opts.context.name.is_empty() {
-        "context"
-    } else {
-        &opts.context.name
-    };
-    // Only the small files the dependency steps bind cross the session for them; their
-    // content, not this source op, keys the steps.
-    let manifest_files: Vec<String> = {
-        let mut v: Vec<String> = plan
-            .steps
-            .iter()
-            .filter_map(|s| match &s.action {
-                Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
-                    BindSource::Context(p) => Some(p.clone()),
-                    BindSource::StepOutput(_) => None,
-                })),
-                _ => None,
-            })
-            .flatten()
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let manifests = (!manifest_files.is_empty()).then(|| {
-        source::local(
-            context_name,
-            &source::LocalOptions {
-                session: opts.context.session.clone(),
-                shared_key_hint: Some(format!("{context_name}-manifests")),
-                include: manifest_files.clone(),
-                ..Default::default()
-            },
-        )
-    });
-    let full_context = source::local(
-        context_name,
-        &source::LocalOptions {
-            session: opts.context.session.clone(),
-            shared_key_hint: Some(context_name.to_owned()),
-            exclude: plan.context_excludes.clone(),
-            ..Default::default()
-        },
+/// The runtime image's state for `plan`.
+pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
+    let l = Lowering::new(plan, opts);
+    let image = source::image(
+        &plan.base_image,
+        opts.resolve_mode.as_deref(),
+        opts.no_cache.applies_to(None),
     );
 
-    let image = source::image(&plan.base_image, opts.resolve_mode.as_deref());
-    let mut l = Lowering {
-        plan,
-        opts,
-        manifests,
-        full_context,
-        states: BTreeMap::from([(BUILDER_START.to_owned(), image.clone())]),
+    // The builder: toolchain, then the environment.
+    let toolchain = plan
+        .toolchain
+        .iter()
+        .fold(image.clone(), |state, step| l.step(step, &state, None));
+    let env = &plan.env;
+    let env_start = match &env.skeleton {
+        Some(step) => l.step(step, &toolchain, None),
+        None => toolchain.clone(),
     };
-    let mut builder = image.clone();
-    for step in plan.stage_steps(Stage::Builder) {
-        let out = l.step(step, &builder);
-        if !step.side {
-            builder = out.clone();
-        }
-        l.states.insert(step.id.clone(), out);
-    }
+    let export = env
+        .export
+        .as_ref()
+        .map(|step| l.step(step, &env_start, None));
+    let dependencies = l.step(&env.dependencies, &env_start, export.as_ref());
+    let project = [&env.source]
+        .into_iter()
+        .chain(&env.project)
+        .fold(dependencies.clone(), |state, step| {
+            l.step(step, &state, None)
+        });
 
-    // The runtime stage: its own steps on the image, then the builder's files as layers.
-    let mut runtime = image;
-    let mut layers = Vec::new();
-    for step in plan.stage_steps(Stage::Runtime) {
-        match &step.action {
-            Action::Graft { lower, upper } => layers.push(State::diff(
-                &l.states[lower],
-                &l.states[upper],
-                Some(step.vertex_name()),
-            )),
-            _ => runtime = l.step(step, &runtime),
+    // The runtime: its own steps on the image, then the builder's files as layers.
+    let runtime = plan
+        .runtime
+        .iter()
+        .fold(image, |state, step| l.step(step, &state, None));
+    let layers = plan.layers().into_iter().map(|layer| {
+        let meta = l.meta(Stage::Runtime, layer.vertex_name());
+        match layer.kind {
+            LayerKind::Dependencies => State::diff(&toolchain, &dependencies, meta),
+            LayerKind::Project => State::diff(&dependencies, &project, meta),
         }
-    }
-    layers.insert(0, runtime);
-    let runtime = State::merge(&layers, Some("[runtime] merge layers".into()));
-    Lowered { runtime }
+    });
+    let states: Vec<State> = std::iter::once(runtime).chain(layers).collect();
+    State::merge(
+        &states,
+        l.meta(Stage::Runtime, "[runtime] merge layers".into()),
+    )
 }
 
-/// What lowering one step needs besides the step: the plan, the options, the context
-/// sources, and the states of the steps lowered so far.
+/// What lowering a step needs besides the step: the plan, the options, the context sources.
 struct Lowering<'a> {
     plan: &'a Plan,
     opts: &'a LowerOptions,
     /// The context's dependency manifests (lock and pyproject files), if any step binds them.
     manifests: Option<State>,
     full_context: State,
-    states: BTreeMap<String, State>,
 }
 
-impl Lowering<'_> {
-    fn step(&self, step: &crate::plan::Step, current: &State) -> State {
-        let name = step.vertex_name();
+impl<'a> Lowering<'a> {
+    fn new(plan: &'a Plan, opts: &'a LowerOptions) -> Self {
+        let context_name = if opts.context.name.is_empty() {
+            "context"
+        } else {
+            &opts.context.name
+        };
+        let ignore_cache = opts.no_cache.applies_to(None);
+        // Only the small files the dependency steps bind cross the session for them; their
+        // content, not this source op, keys the steps.
+        let mut manifest_files: Vec<String> = plan
+            .steps()
+            .filter_map(|s| match &s.action {
+                Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
+                    BindSource::Context(p) => Some(p.clone()),
+                    BindSource::Export => None,
+                })),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        manifest_files.sort();
+        manifest_files.dedup();
+        let manifests = (!manifest_files.is_empty()).then(|| {
+            source::local(
+                context_name,
+                &source::LocalOptions {
+                    session: opts.context.session.clone(),
+                    shared_key_hint: Some(format!("{context_name}-manifests")),
+                    include: manifest_files,
+                    ignore_cache,
+                    ..Default::default()
+                },
+            )
+        });
+        let full_context = source::local(
+            context_name,
+            &source::LocalOptions {
+                session: opts.context.session.clone(),
+                shared_key_hint: Some(context_name.to_owned()),
+                exclude: plan.context_excludes.clone(),
+                ignore_cache,
+                ..Default::default()
+            },
+        );
+        Self {
+            plan,
+            opts,
+            manifests,
+            full_context,
+        }
+    }
+
+    /// The metadata of an op of `stage`.
+    fn meta(&self, stage: Stage, name: String) -> OpMeta {
+        OpMeta::named(name).ignore_cache(self.opts.no_cache.applies_to(Some(stage)))
+    }
+
+    /// `step` on `current`; `export` is the export step's output, for binds of it.
+    fn step(&self, step: &Step, current: &State, export: Option<&State>) -> State {
+        let meta = self.meta(step.stage, step.vertex_name());
         match &step.action {
-            Action::Run(run) => self.run(step.stage, run, current, name),
+            Action::Run(run) => self.run(step.stage, run, current, export, meta),
             Action::CopySource {
                 dest,
                 include,
@@ -169,15 +207,19 @@ impl Lowering<'_> {
                             ..Default::default()
                         },
                     )
-                    .named(name)
+                    .meta(meta)
                     .into_state();
                 State::merge(
                     &[current.clone(), source],
-                    Some("merge source into the builder".into()),
+                    self.meta(step.stage, "merge source into the builder".into()),
                 )
             }
             Action::CopyFromImage { image, src, dest } => {
-                let from = source::image(image, self.opts.resolve_mode.as_deref());
+                let from = source::image(
+                    image,
+                    self.opts.resolve_mode.as_deref(),
+                    self.opts.no_cache.applies_to(None),
+                );
                 current
                     .file()
                     .copy(
@@ -190,29 +232,31 @@ impl Lowering<'_> {
                             ..Default::default()
                         },
                     )
-                    .named(name)
+                    .meta(meta)
                     .into_state()
             }
-            Action::Graft { .. } => unreachable!("grafts are lowered with the runtime stage"),
         }
     }
 
-    fn run(&self, stage: Stage, run: &Run, current: &State, name: String) -> State {
+    fn run(
+        &self,
+        stage: Stage,
+        run: &Run,
+        current: &State,
+        export: Option<&State>,
+        meta: OpMeta,
+    ) -> State {
         let mut mounts = Vec::new();
         for b in &run.binds {
             let (state, selector) = match &b.source {
-                BindSource::Context(path) => (
-                    self.manifests
-                        .clone()
-                        .expect("manifests exist when binds do"),
-                    Some(path.clone()),
-                ),
-                BindSource::StepOutput(id) => (self.states[id].clone(), None),
+                BindSource::Context(path) => (self.manifests.clone(), Some(path.clone())),
+                BindSource::Export => (export.cloned(), None),
             };
             mounts.push(Mount {
                 dest: b.target.clone(),
                 source: MountSource::Bind {
-                    state,
+                    // Both exist whenever a step binds them (see `new` and `lower`).
+                    state: state.unwrap_or_default(),
                     selector,
                     readonly: true,
                 },
@@ -244,16 +288,16 @@ impl Lowering<'_> {
                 source: MountSource::Scratch,
             });
         }
-        let opts = self.opts;
-        let mut args = if opts.base.shell.is_empty() {
+        let base = &self.opts.base;
+        let mut args = if base.shell.is_empty() {
             vec!["/bin/sh".to_owned(), "-c".to_owned()]
         } else {
-            opts.base.shell.clone()
+            base.shell.clone()
         };
         args.push(run.script.clone());
         let exec = Exec {
             args,
-            env: merge_env(&opts.base.env, &run.env),
+            env: merge_env(&base.env, &run.env),
             // Runtime steps run at /: the workdir reaches the image only with the builder's layers.
             cwd: if stage == Stage::Runtime {
                 "/".into()
@@ -261,28 +305,79 @@ impl Lowering<'_> {
                 self.plan.workdir.clone()
             },
             // Build steps run as root whatever the base image's USER: they install system files.
-            user: if opts.base.user.is_empty() {
+            user: if base.user.is_empty() {
                 String::new()
             } else {
                 "0:0".into()
             },
             network_none: false,
             mounts,
-            name: Some(name),
+            meta,
         };
         let result = current.run(exec);
         match &run.side_output {
-            Some(out) => result.mount(out).expect("side output mount exists"),
+            Some(out) => result.mount(out).unwrap_or_default(),
             None => result.root(),
         }
     }
 }
 
-/// The platform message of a plan, for marshalling.
-pub fn platform(plan: &Plan) -> llb::pb::Platform {
-    llb::platform(
-        &plan.platform.os,
-        &plan.platform.architecture,
-        plan.platform.variant.as_deref(),
-    )
+/// The Definition of `plan`'s runtime image.
+pub fn definition(plan: &Plan, opts: &LowerOptions) -> llb::pb::Definition {
+    llb::marshal(&lower(plan, opts), &plan.platform.to_llb())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llb::pb;
+
+    /// A uv project's plan, lowered with `no_cache`: (vertex name, ignore_cache) of each op.
+    fn marks(no_cache: NoCache) -> Vec<(String, bool)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/uv-minimal");
+        let files = crate::detect::ProjectFiles::from_dir(&dir).unwrap();
+        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
+        let plan = crate::plan_build(&crate::Inputs {
+            recipe_file: "pycache.toml",
+            recipe_text: &text,
+            recipe_dockerignore: None,
+            files: &files,
+            target: "",
+            build_args: &Default::default(),
+            platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
+        })
+        .unwrap();
+        let opts = LowerOptions {
+            no_cache,
+            ..LowerOptions::offline()
+        };
+        let def = definition(&plan, &opts);
+        let ops = def.def.len() - 1;
+        def.def[..ops]
+            .iter()
+            .map(|bytes| {
+                let meta: &pb::OpMetadata = &def.metadata[&llb::digest(bytes)];
+                (
+                    meta.description["llb.customname"].clone(),
+                    meta.ignore_cache,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_cache_marks_every_op_and_no_cache_filter_marks_its_stage() {
+        assert!(marks(NoCache::Off).iter().all(|(_, ignore)| !ignore));
+        assert!(marks(NoCache::All).iter().all(|(_, ignore)| *ignore));
+        for (name, ignore) in marks(NoCache::Stages(vec!["runtime".into()])) {
+            assert_eq!(ignore, name.starts_with("[runtime]"), "{name}");
+        }
+        let builder = marks(NoCache::Stages(vec!["builder".into()]));
+        assert!(
+            builder
+                .iter()
+                .any(|(n, i)| n.starts_with("[builder] uv sync") && *i)
+        );
+        assert!(builder.iter().any(|(n, i)| n.starts_with("[image]") && !*i));
+    }
 }

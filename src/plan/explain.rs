@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Action, BindSource, Plan, RuntimeUser, Stage};
+use super::{Action, BindSource, Plan, RuntimeUser, Step};
 
 pub fn explain(plan: &Plan) -> String {
     let mut out = String::new();
@@ -18,47 +18,27 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(out, "workdir:  {}", plan.workdir);
     let _ = writeln!(out, "user:     {user}");
     let mut n = 0;
-    for stage in [Stage::Builder, Stage::Runtime] {
-        let _ = writeln!(out);
-        let _ = match stage {
-            Stage::Builder => writeln!(
-                out,
-                "stage builder (FROM {}; never shipped)",
-                plan.base_image
-            ),
-            Stage::Runtime => writeln!(out, "stage runtime (FROM {}; the image)", plan.base_image),
-        };
-        for step in plan.stage_steps(stage) {
-            n += 1;
-            let marker = if step.side {
-                " (side output, no layer)"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "  {n:>2}. {}{marker}", step.title);
-            let _ = writeln!(out, "      rebuilt when: {}", step.keyed_on.join("; "));
-            let _ = writeln!(out, "      why here:     {}", step.why);
-            if let Action::Run(run) = &step.action {
-                for b in &run.binds {
-                    let from = match &b.source {
-                        BindSource::Context(p) => format!("context:{p}"),
-                        BindSource::StepOutput(id) => format!("step:{id}"),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "      mount:        {from} -> {} (read-only)",
-                        b.target
-                    );
-                }
-                for c in &run.caches {
-                    let _ = writeln!(
-                        out,
-                        "      cache:        {} (id {}, {:?}; never part of the image)",
-                        c.target, c.id, c.sharing
-                    );
-                }
-            }
-        }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "stage builder (FROM {}; never shipped)",
+        plan.base_image
+    );
+    for step in plan.builder_steps() {
+        n += 1;
+        step_lines(&mut out, n, step);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "stage runtime (FROM {}; the image)", plan.base_image);
+    for step in &plan.runtime {
+        n += 1;
+        step_lines(&mut out, n, step);
+    }
+    for layer in plan.layers() {
+        n += 1;
+        let _ = writeln!(out, "  {n:>2}. {}", layer.title);
+        let _ = writeln!(out, "      rebuilt when: {}", layer.keyed_on);
+        let _ = writeln!(out, "      why here:     {}", layer.why);
     }
     let img = &plan.image;
     let _ = writeln!(out, "\nimage config");
@@ -88,4 +68,34 @@ pub fn explain(plan: &Plan) -> String {
         );
     }
     out
+}
+
+/// One step: its title, what invalidates it, why it is there, and its mounts.
+fn step_lines(out: &mut String, n: usize, step: &Step) {
+    let side = matches!(&step.action, Action::Run(r) if r.side_output.is_some());
+    let marker = if side { " (side output, no layer)" } else { "" };
+    let _ = writeln!(out, "  {n:>2}. {}{marker}", step.title);
+    let _ = writeln!(out, "      rebuilt when: {}", step.keyed_on.join("; "));
+    let _ = writeln!(out, "      why here:     {}", step.why);
+    let Action::Run(run) = &step.action else {
+        return;
+    };
+    for b in &run.binds {
+        let from = match &b.source {
+            BindSource::Context(p) => format!("context:{p}"),
+            BindSource::Export => "step:export".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "      mount:        {from} -> {} (read-only)",
+            b.target
+        );
+    }
+    for c in &run.caches {
+        let _ = writeln!(
+            out,
+            "      cache:        {} (id {}, {:?}; never part of the image)",
+            c.target, c.id, c.sharing
+        );
+    }
 }

@@ -3,23 +3,37 @@
 //!
 //! 1. system packages (apt) before anything Python: runtime ones in the runtime stage, build-only
 //!    ones in the builder stage. Both stages start from the base image, so adding a runtime
-//!    package never rebuilds the dependencies;
-//! 2. the package manager, pinned, before the dependencies;
-//! 3. dependencies keyed only on what the lock says to install (the `uv export` text, or the
-//!    requirements files), never on the project's version or source;
-//! 4. the source after the dependencies, then the project itself;
+//!    package never rebuilds the dependencies ([`apt`]);
+//! 2. the package manager, pinned, before the dependencies ([`uv`], [`pip`]);
+//! 3. dependencies keyed only on what the lock says to install, never on the project's version
+//!    or source;
+//! 4. the source after the dependencies, then the project itself ([`source`]);
 //! 5. the runtime stage gets the environment's files as layers (dependencies, then source and
-//!    project), never the builder's compilers, package manager or caches.
+//!    project), never the builder's compilers, package manager or caches ([`runtime`]).
+//!
+//! The plan is a structure, not a list of steps linked by names: what each step runs on follows
+//! from where it sits ([`Plan`], [`Environment`]), and [`Plan::layers`] is the one place that
+//! says which builder steps each layer of the image spans.
 
+mod apt;
 mod explain;
-
-use std::collections::BTreeMap;
+mod pip;
+mod repro;
+mod runtime;
+mod select;
+mod shell;
+mod source;
+mod uv;
 
 pub use explain::explain;
+pub use repro::FILE_EPOCH;
+pub use runtime::{ImageSpec, RuntimeUser};
+pub use shell::plural;
 
-use crate::detect::{PipProject, Project, ProjectKind, UvProject};
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::recipe::{self, Recipe, Sp};
+use crate::detect::{Project, ProjectKind};
+use crate::diag::Diagnostics;
+use crate::platform::Platform;
+use crate::recipe::{self, Recipe};
 
 /// Where the virtual environment lives in every stage.
 pub const VENV: &str = "/app/.venv";
@@ -27,64 +41,8 @@ pub const VENV: &str = "/app/.venv";
 pub const UV_HOME: &str = "/opt/uv";
 /// Where build inputs (lock files, exported requirements) are mounted, outside the workdir.
 pub const INPUTS_DIR: &str = "/pycache";
+/// uid and gid of the user the plan creates.
 pub const UID: u32 = 10001;
-/// In a `Graft`, the state the builder stage starts from: the base image itself.
-pub const BUILDER_START: &str = "@builder-start";
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    pub fn parse(s: &str) -> Option<Self> {
-        let mut parts = s.trim().split('/');
-        let os = parts.next().filter(|s| !s.is_empty())?.to_owned();
-        let architecture = parts.next().filter(|s| !s.is_empty())?.to_owned();
-        let variant = parts.next().map(str::to_owned);
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(Self {
-            os,
-            architecture,
-            variant,
-        })
-    }
-
-    /// The platform of the machine pycache runs on.
-    pub fn host() -> Self {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "arm" => "arm",
-            "s390x" => "s390x",
-            "powerpc64" => "ppc64le",
-            "riscv64" => "riscv64",
-            other => other,
-        };
-        Self {
-            os: "linux".into(),
-            architecture: architecture.into(),
-            variant: None,
-        }
-    }
-
-    /// `linux/arm64` or `linux/arm/v7`.
-    pub fn id(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
-        }
-    }
-
-    /// A cache-mount id suffix: cache mounts must never be shared across platforms.
-    pub fn cache_suffix(&self) -> String {
-        self.id().replace('/', "-")
-    }
-}
 
 /// The stages of the build. Both start from the base image; the runtime stage takes the
 /// environment's files from the builder as layers.
@@ -117,13 +75,13 @@ pub struct CacheMount {
     pub sharing: Sharing,
 }
 
-/// What a read-only bind mount shows: project files from the context, or another step's output.
+/// What a read-only bind mount shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BindSource {
     /// A file of the build context (only it crosses the session, so only it keys the step).
     Context(String),
-    /// The side output of an earlier step (e.g. `uv export`'s requirements file).
-    StepOutput(String),
+    /// The output of the environment's export step (`uv export`'s requirements file).
+    Export,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,7 +96,7 @@ pub struct Run {
     pub env: Vec<(String, String)>,
     pub binds: Vec<Bind>,
     pub caches: Vec<CacheMount>,
-    /// A scratch mount whose contents are this step's side output, instead of its root.
+    /// A scratch mount whose contents are this step's output, instead of its root.
     pub side_output: Option<String>,
 }
 
@@ -160,17 +118,35 @@ pub enum Action {
         src: String,
         dest: String,
     },
-    /// The files step `upper` added on top of step `lower`, as one layer of this stage.
-    Graft {
-        lower: String,
-        upper: String,
-    },
+}
+
+/// What a step is, for references in tests, tools and `explain`. Steps are never looked up by
+/// it: the plan's structure says what each step runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepId {
+    /// Runtime system packages.
+    AptRuntime,
+    /// The runtime user.
+    User,
+    /// Build-only system packages.
+    AptBuild,
+    /// The package manager (uv).
+    Uv,
+    /// The empty virtual environment.
+    Venv,
+    /// The list of what to install, computed from the lock (`uv export`).
+    Export,
+    /// The locked dependencies.
+    Dependencies,
+    /// The project's source.
+    Source,
+    /// The project installed from its source.
+    Project,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
-    /// Stable name, used for references between steps and in vertex names.
-    pub id: String,
+    pub id: StepId,
     pub stage: Stage,
     pub title: String,
     pub action: Action,
@@ -178,44 +154,54 @@ pub struct Step {
     pub keyed_on: Vec<String>,
     /// Why the step is where it is.
     pub why: String,
-    /// Side-output steps do not change the stage's filesystem.
-    pub side: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RuntimeUser {
-    Root,
-    /// Created by the plan with a fixed uid/gid, so files and cache mounts agree across builds.
-    Created {
-        name: String,
-        uid: u32,
-    },
-    /// Named by the recipe as `uid[:gid]` or an existing name: used as given.
-    Existing(String),
-}
-
-impl RuntimeUser {
-    pub fn config_value(&self) -> String {
-        match self {
-            RuntimeUser::Root => String::new(),
-            RuntimeUser::Created { name, .. } => name.clone(),
-            RuntimeUser::Existing(u) => u.clone(),
-        }
+impl Step {
+    /// The vertex name users see in progress output, `[stage] title`; tests and the benchmark
+    /// count steps by this prefix.
+    pub fn vertex_name(&self) -> String {
+        format!("[{}] {}", self.stage.name(), self.title)
     }
 }
 
-/// The image config the plan asks for, before the base image's config is merged in.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImageSpec {
-    /// Variables set by pycache and the recipe, in order; `PATH` is prefixed, not replaced.
-    pub env: Vec<(String, String)>,
-    pub path_prefix: Option<String>,
-    pub workdir: String,
-    pub user: String,
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub exposed_ports: Vec<String>,
-    pub labels: BTreeMap<String, String>,
+/// The builder steps that make the environment the runtime image receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Environment {
+    /// Creates the empty virtual environment, when that is a step of its own (pip).
+    pub skeleton: Option<Step>,
+    /// Computes what to install without changing the builder (`uv export`); its output is
+    /// bind-mounted into the dependency install ([`BindSource::Export`]).
+    pub export: Option<Step>,
+    /// Installs the locked dependencies.
+    pub dependencies: Step,
+    /// Copies the source.
+    pub source: Step,
+    /// Installs the project from its source, when there is something to build.
+    pub project: Option<Step>,
+}
+
+/// What a layer of the runtime image holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    Dependencies,
+    Project,
+}
+
+/// One layer of the runtime image taken from the builder: the files that its builder steps
+/// added, in order. BuildKit's DiffOp keeps one image layer per builder step it spans.
+#[derive(Clone, Debug)]
+pub struct Layer<'p> {
+    pub kind: LayerKind,
+    pub title: String,
+    pub keyed_on: String,
+    pub why: String,
+    pub steps: Vec<&'p Step>,
+}
+
+impl Layer<'_> {
+    pub fn vertex_name(&self) -> String {
+        format!("[{}] {}", Stage::Runtime.name(), self.title)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -228,174 +214,56 @@ pub struct Plan {
     pub manager: recipe::Manager,
     /// Patterns excluded from the source copy: `.dockerignore` then `[source].exclude`.
     pub context_excludes: Vec<String>,
-    pub steps: Vec<Step>,
+    /// Runtime stage, in order on the base image: system packages, then the user.
+    pub runtime: Vec<Step>,
+    /// Builder stage, in order on the base image: build packages, then the package manager.
+    pub toolchain: Vec<Step>,
+    /// Builder stage, on the toolchain: the environment.
+    pub env: Environment,
     pub image: ImageSpec,
 }
 
-impl Step {
-    /// The vertex name users see in progress output, `[stage] title`; tests and the benchmark
-    /// count steps by this prefix.
-    pub fn vertex_name(&self) -> String {
-        format!("[{}] {}", self.stage.name(), self.title)
-    }
-}
-
 impl Plan {
-    pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id == id)
-    }
-
-    pub fn stage_steps(&self, stage: Stage) -> impl Iterator<Item = &Step> {
-        self.steps.iter().filter(move |s| s.stage == stage)
-    }
-}
-
-/// The effective selection of a target: top-level values with the target's overrides.
-struct Selection<'r> {
-    groups: Vec<&'r Sp<String>>,
-    extras: Vec<&'r Sp<String>>,
-    no_dev: bool,
-    runtime_packages: Vec<String>,
-    env: BTreeMap<String, String>,
-    entrypoint: Option<Vec<String>>,
-    cmd: Option<Vec<String>>,
-    user: Option<&'r Sp<String>>,
-}
-
-fn strings(v: &Sp<Vec<Sp<String>>>) -> Vec<String> {
-    v.get_ref().iter().map(|s| s.get_ref().clone()).collect()
-}
-
-fn select<'r>(recipe: &'r Recipe, target: &str) -> Result<Selection<'r>, Diagnostic> {
-    let py = &recipe.python;
-    let mut sel = Selection {
-        groups: py.groups.iter().collect(),
-        extras: py.extras.iter().collect(),
-        no_dev: py.no_dev.as_ref().is_none_or(|b| *b.get_ref()),
-        runtime_packages: recipe
-            .apt
-            .packages
+    /// Every builder step, in the order it runs.
+    pub fn builder_steps(&self) -> impl Iterator<Item = &Step> {
+        let env = &self.env;
+        self.toolchain
             .iter()
-            .map(|p| p.get_ref().clone())
-            .collect(),
-        env: recipe
-            .image
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-            .collect(),
-        entrypoint: recipe.image.entrypoint.as_ref().map(strings),
-        cmd: recipe.image.cmd.as_ref().map(strings),
-        user: recipe.image.user.as_ref(),
-    };
-    if target == recipe::RUNTIME_TARGET || target.is_empty() {
-        return Ok(sel);
+            .chain(&env.skeleton)
+            .chain(&env.export)
+            .chain([&env.dependencies, &env.source])
+            .chain(&env.project)
     }
-    let Some(t) = recipe.targets.get(target) else {
-        let mut names: Vec<&str> = vec![recipe::RUNTIME_TARGET];
-        names.extend(recipe.targets.keys().map(String::as_str));
-        let help = match crate::diag::did_you_mean(target, &names) {
-            Some(n) => format!("did you mean `{n}`?"),
-            None => format!("targets in this recipe: {}", names.join(", ")),
-        };
-        return Err(
-            Diagnostic::new(&recipe.file, format!("target `{target}` is not defined")).help(help),
-        );
-    };
-    let t = t.get_ref();
-    if let Some(g) = &t.groups {
-        sel.groups = g.iter().collect();
-    }
-    if let Some(e) = &t.extras {
-        sel.extras = e.iter().collect();
-    }
-    if let Some(nd) = &t.no_dev {
-        sel.no_dev = *nd.get_ref();
-    }
-    sel.runtime_packages
-        .extend(t.packages.iter().map(|p| p.get_ref().clone()));
-    for (k, v) in &t.env {
-        sel.env.insert(k.clone(), v.get_ref().clone());
-    }
-    if let Some(e) = &t.entrypoint {
-        sel.entrypoint = Some(strings(e));
-    }
-    if let Some(c) = &t.cmd {
-        sel.cmd = Some(strings(c));
-    }
-    if let Some(u) = &t.user {
-        sel.user = Some(u);
-    }
-    Ok(sel)
-}
 
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v.dedup();
-    v
-}
-
-fn sh_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,%".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+    /// Every step of the plan: the builder's, then the runtime's own.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.builder_steps().chain(&self.runtime)
     }
-}
 
-fn sh_join(args: &[String]) -> String {
-    args.iter()
-        .map(|a| sh_quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+    pub fn step(&self, id: StepId) -> Option<&Step> {
+        self.steps().find(|s| s.id == id)
+    }
 
-fn apt_step(id: &str, stage: Stage, packages: Vec<String>, platform: &Platform, why: &str) -> Step {
-    let packages = sorted_unique(packages);
-    let suffix = platform.cache_suffix();
-    let script = [
-        "set -eu".to_owned(),
-        "rm -f /etc/apt/apt.conf.d/docker-clean".to_owned(),
-        "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache".to_owned(),
-        "apt-get update -qq".to_owned(),
-        format!(
-            "apt-get install -y -qq --no-install-recommends {}",
-            sh_join(&packages)
-        ),
-    ]
-    .join("\n");
-    Step {
-        id: id.into(),
-        stage,
-        title: format!("apt-get install {}", packages.join(" ")),
-        keyed_on: vec![format!("apt packages: {}", packages.join(", "))],
-        why: why.into(),
-        side: false,
-        action: Action::Run(Run {
-            script,
-            env: vec![("DEBIAN_FRONTEND".into(), "noninteractive".into())],
-            binds: Vec::new(),
-            caches: vec![
-                CacheMount {
-                    id: format!("pycache-apt-cache-{suffix}"),
-                    target: "/var/cache/apt".into(),
-                    sharing: Sharing::Locked,
-                },
-                CacheMount {
-                    id: format!("pycache-apt-lists-{suffix}"),
-                    target: "/var/lib/apt".into(),
-                    sharing: Sharing::Locked,
-                },
-            ],
-            side_output: None,
-        }),
+    /// The layers the runtime image takes from the builder, bottom first: the environment
+    /// (from the empty venv to the installed dependencies), then the source and the project.
+    pub fn layers(&self) -> Vec<Layer<'_>> {
+        let env = &self.env;
+        vec![
+            Layer {
+                kind: LayerKind::Dependencies,
+                title: format!("layer: dependencies ({VENV})"),
+                keyed_on: "the dependency step's result".into(),
+                why: "the largest layer, shared by every build of the same lock".into(),
+                steps: env.skeleton.iter().chain([&env.dependencies]).collect(),
+            },
+            Layer {
+                kind: LayerKind::Project,
+                title: format!("layer: project and source ({})", self.workdir),
+                keyed_on: "the project step's result".into(),
+                why: "small and changes on every commit: last".into(),
+                steps: [&env.source].into_iter().chain(&env.project).collect(),
+            },
+        ]
     }
 }
 
@@ -406,7 +274,7 @@ pub fn plan(
     target: &str,
     platform: &Platform,
 ) -> Result<Plan, Diagnostics> {
-    let sel = select(recipe, target)?;
+    let sel = select::select(recipe, target)?;
     let workdir = recipe
         .image
         .workdir
@@ -416,131 +284,26 @@ pub fn plan(
         || format!("python:{}-slim", project.python),
         |b| b.get_ref().clone(),
     );
-    let user = match sel.user.map(|u| u.get_ref().as_str()) {
-        None => RuntimeUser::Created {
-            name: recipe::DEFAULT_USER.into(),
-            uid: UID,
-        },
-        Some("root" | "0" | "0:0") => RuntimeUser::Root,
-        Some(name) if name.chars().next().is_some_and(|c| c.is_ascii_digit()) => {
-            RuntimeUser::Existing(name.into())
-        }
-        Some(name) => RuntimeUser::Created {
-            name: name.into(),
-            uid: UID,
-        },
-    };
-    let mut steps = Vec::new();
+    let user = runtime::user(sel.user.map(|u| u.get_ref().as_str()));
 
-    // Runtime stage, first its own layers: system packages, then the user. The builder does
-    // not start from them, so changing them never rebuilds the environment.
-    if !sel.runtime_packages.is_empty() {
-        steps.push(apt_step(
-            "apt-runtime",
-            Stage::Runtime,
-            sel.runtime_packages.clone(),
-            platform,
-            "runtime system packages change rarely: first in the runtime stage, and not in the builder, so adding one never reinstalls the dependencies",
-        ));
-    }
-    if let RuntimeUser::Created { name, uid } = &user {
-        let n = sh_quote(name);
-        steps.push(Step {
-            id: "user".into(),
-            stage: Stage::Runtime,
-            title: format!("create user {name} ({uid}:{uid})"),
-            keyed_on: vec![format!("user name {name}, uid/gid {uid}")],
-            why: "a fixed uid/gid keeps file ownership identical on every builder".into(),
-            side: false,
-            action: Action::Run(Run {
-                script: format!(
-                    "set -eu\ntouch /tmp/.pycache-start\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\n{}",
-                    normalize_since_start(&["/etc", "/home", "/var"])
-                ),
-                env: Vec::new(),
-                binds: Vec::new(),
-                caches: Vec::new(),
-                side_output: None,
-            }),
-        });
-    }
+    // Runtime stage, its own layers: system packages, then the user. The builder does not
+    // start from them, so changing them never rebuilds the environment.
+    let mut runtime = Vec::new();
+    runtime.extend(apt::runtime_step(&sel.runtime_packages, platform));
+    runtime.extend(runtime::user_step(&user));
 
-    // Builder stage.
-    let build_packages: Vec<String> = recipe
-        .apt
-        .build_packages
-        .iter()
-        .map(|p| p.get_ref().clone())
-        .collect();
-    if !build_packages.is_empty() {
-        steps.push(apt_step(
-            "apt-build",
-            Stage::Builder,
-            build_packages,
-            platform,
-            "compilers and headers are needed only to build wheels: builder stage only",
-        ));
-    }
+    let mut toolchain = Vec::new();
+    toolchain.extend(apt::build_step(recipe, platform));
     let suffix = platform.cache_suffix();
-    match &project.kind {
+    let env = match &project.kind {
         ProjectKind::Uv(uv) => {
-            uv_steps(recipe, &mut steps, &suffix);
-            let env = uv_env(recipe);
-            uv_dependency_steps(uv, &sel, recipe, &mut steps, &env, &suffix, &workdir);
-            uv_project_step(
-                uv, &sel, recipe, project, &mut steps, &env, &suffix, &workdir,
-            );
+            toolchain.push(uv::install_step(recipe, &suffix));
+            uv::environment(uv, &sel, recipe, project, &suffix, &workdir)
         }
-        ProjectKind::Pip(pip) => {
-            pip_steps(pip, recipe, &mut steps, &pip_env(recipe), &suffix, &workdir);
-        }
-    }
-    let deps_id = "deps";
-    // The dependency layer holds the whole environment: everything from the step that
-    // creates it (`venv`, where that is a step of its own) to the dependency install.
-    let env_start = if steps.iter().any(|s| s.id == "venv") {
-        "venv"
-    } else {
-        deps_id
+        ProjectKind::Pip(pip) => pip::environment(pip, recipe, &suffix, &workdir),
     };
-    let lower = steps
-        .iter()
-        .take_while(|s| s.id != env_start)
-        .filter(|s| s.stage == Stage::Builder && !s.side)
-        .last()
-        .map_or(BUILDER_START.to_owned(), |s| s.id.clone());
 
-    // Runtime stage, then the builder's files: dependencies, then source and project.
-    steps.push(Step {
-        id: "runtime-deps".into(),
-        stage: Stage::Runtime,
-        title: format!("layer: dependencies ({VENV})"),
-        keyed_on: vec!["the dependency step's result".into()],
-        why: "the largest layer, shared by every build of the same lock".into(),
-        side: false,
-        action: Action::Graft {
-            lower,
-            upper: deps_id.into(),
-        },
-    });
-    steps.push(Step {
-        id: "runtime-project".into(),
-        stage: Stage::Runtime,
-        title: format!("layer: project and source ({workdir})"),
-        keyed_on: vec!["the project step's result".into()],
-        why: "small and changes on every commit: last".into(),
-        side: false,
-        action: Action::Graft {
-            lower: deps_id.into(),
-            // Projects with nothing to build end with their source.
-            upper: steps
-                .iter()
-                .rfind(|s| s.stage == Stage::Builder && !s.side)
-                .map_or("source".into(), |s| s.id.clone()),
-        },
-    });
-
-    let image = image_spec(recipe, project, &sel, &workdir, &user);
+    let image = runtime::image_spec(recipe, project, &sel, &workdir, &user);
     let mut context_excludes = project.dockerignore.clone();
     context_excludes.extend(
         recipe
@@ -561,159 +324,25 @@ pub fn plan(
         user,
         manager: project.manager(),
         context_excludes,
-        steps,
+        runtime,
+        toolchain,
+        env,
         image,
     })
 }
 
-/// The mtime every file of the environment and source gets: the Unix epoch. Install tools
-/// stamp files with the time they ran; without this, two clean builders give different layers.
-pub const FILE_EPOCH: i64 = 0;
-
-/// Shell lines that set every file changed by a step under the venv's and workdir's parents to
-/// `FILE_EPOCH`. Only files newer than it are touched: touching an unchanged file would copy it
-/// up into the step's layer.
-fn normalize_mtimes(workdir: &str) -> String {
-    let venv_parent = VENV.rsplit_once('/').map_or("/", |(p, _)| p);
-    let mut roots = vec![venv_parent.to_owned()];
-    if workdir != venv_parent {
-        roots.push(workdir.to_owned());
-    }
-    format!(
-        "find {} -newermt @{FILE_EPOCH} -exec touch -h -d @{FILE_EPOCH} {{}} +",
-        sh_join(&roots)
-    )
+fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
 }
 
-/// uv writes `uv_cache.json` (with the build's time) into the dist-info of local packages it
-/// builds, and lists it in `RECORD`: drop both, so the project layer is reproducible. Only uv
-/// reads the file, to decide whether to rebuild, and the image has no uv.
-fn drop_uv_cache_info() -> String {
-    format!(
-        "for f in {VENV}/lib/python*/site-packages/*.dist-info/uv_cache.json; do [ -e \"$f\" ] || continue; rm \"$f\"; sed -i '/uv_cache\\.json,/d' \"${{f%/*}}/RECORD\"; done"
-    )
-}
-
-/// Shell line that sets files changed since the step began (`/tmp/.pycache-start`, on the
-/// step's tmpfs) under `roots` to `FILE_EPOCH`, for steps that edit files of the base image.
-fn normalize_since_start(roots: &[&str]) -> String {
-    format!(
-        "find {} -xdev -newer /tmp/.pycache-start -exec touch -h -d @{FILE_EPOCH} {{}} +",
-        roots.join(" ")
-    )
-}
-
-/// Env of steps that write the environment: `SOURCE_DATE_EPOCH` makes Python write
-/// hash-checked `.pyc` files, which do not depend on mtimes.
-fn reproducible_env(env: &[(String, String)]) -> Vec<(String, String)> {
-    let mut env = env.to_vec();
-    env.push(("SOURCE_DATE_EPOCH".into(), FILE_EPOCH.to_string()));
-    env.sort();
-    env
-}
-
-fn copy_source_step(recipe: &Recipe, workdir: &str) -> Step {
-    Step {
-        id: "source".into(),
-        stage: Stage::Builder,
-        title: format!("copy source to {workdir}"),
-        keyed_on: vec!["the project's files, less .dockerignore and [source].exclude".into()],
-        why: "source changes most often: after the dependencies so they stay cached".into(),
-        side: false,
-        action: Action::CopySource {
-            dest: workdir.into(),
-            include: recipe
-                .source_files
-                .include
-                .iter()
-                .map(|s| s.get_ref().clone())
-                .collect(),
-            // The context's own excludes are applied when it is transferred; these are the
-            // files the environment must never receive from the source, whatever the context has.
-            exclude: vec![".venv".into(), "**/__pycache__".into()],
-            mtime: FILE_EPOCH,
-        },
-    }
-}
-
-/// Installs uv in the builder at `UV_HOME/bin/uv`.
-fn uv_steps(recipe: &Recipe, steps: &mut Vec<Step>, suffix: &str) {
-    if let Some(image) = &recipe.python.uv_image {
-        steps.push(Step {
-            id: "uv".into(),
-            stage: Stage::Builder,
-            title: format!("copy uv from {}", image.get_ref()),
-            keyed_on: vec![format!("uv image {}", image.get_ref())],
-            why: "the package manager, pinned, before anything it installs".into(),
-            side: false,
-            action: Action::CopyFromImage {
-                image: image.get_ref().clone(),
-                src: "/uv".into(),
-                dest: format!("{UV_HOME}/bin/uv"),
-            },
-        });
-    } else {
-        let version = recipe
-            .python
-            .uv
-            .as_ref()
-            .map_or(recipe::DEFAULT_UV_VERSION.to_owned(), |v| {
-                v.get_ref().clone()
-            });
-        steps.push(Step {
-            id: "uv".into(),
-            stage: Stage::Builder,
-            title: format!("install uv {version}"),
-            keyed_on: vec![format!("uv version {version}")],
-            why: "the package manager, pinned, before anything it installs".into(),
-            side: false,
-            action: Action::Run(Run {
-                // `--target` rather than a venv: uv is one static binary, and creating a venv
-                // costs seconds on every cold builder. (`--prefix` would put it in
-                // `{UV_HOME}/local/bin` on Debian's Python.)
-                script: format!(
-                    "python3 -m pip install --quiet --no-warn-script-location --target={UV_HOME} {}",
-                    sh_quote(&format!("uv=={version}"))
-                ),
-                // As variables, not flags, so that old pips ignore what they do not know.
-                // Debian's system Python refuses installs outside a venv (PEP 668); this is a
-                // builder-only directory, so that protection does not apply.
-                env: vec![
-                    ("PIP_BREAK_SYSTEM_PACKAGES".into(), "1".into()),
-                    ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
-                    ("PIP_ROOT_USER_ACTION".into(), "ignore".into()),
-                ],
-                binds: Vec::new(),
-                caches: vec![CacheMount {
-                    id: format!("pycache-pip-{suffix}"),
-                    target: "/root/.cache/pip".into(),
-                    sharing: Sharing::Locked,
-                }],
-                side_output: None,
-            }),
-        });
-    }
-}
-
-fn uv_env(recipe: &Recipe) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("UV_CACHE_DIR".into(), "/root/.cache/uv".into()),
-        (
-            "UV_COMPILE_BYTECODE".into(),
-            if recipe.python.compile_bytecode.unwrap_or(true) {
-                "1"
-            } else {
-                "0"
-            }
-            .into(),
-        ),
-        ("UV_LINK_MODE".into(), "copy".into()),
-        ("UV_PROJECT_ENVIRONMENT".into(), VENV.into()),
-        ("UV_PYTHON_DOWNLOADS".into(), "never".into()),
-    ];
-    index_env(recipe, &mut env, "UV_DEFAULT_INDEX", "UV_INDEX");
-    env.sort();
-    env
+/// `(name, value)` pairs, for step environments.
+fn env_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// The recipe's index URLs as the package manager's variables.
@@ -729,369 +358,5 @@ fn index_env(recipe: &Recipe, env: &mut Vec<(String, String)>, index: &str, extr
             .map(|u| u.get_ref().clone())
             .collect();
         env.push((extra.into(), urls.join(" ")));
-    }
-}
-
-fn pip_env(recipe: &Recipe) -> Vec<(String, String)> {
-    let mut env = vec![("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into())];
-    index_env(recipe, &mut env, "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL");
-    env.sort();
-    env
-}
-
-/// `--group`, `--extra`, `--no-dev` flags shared by `uv export` and `uv sync`.
-fn uv_selection_flags(sel: &Selection, recipe: &Recipe) -> Vec<String> {
-    let mut flags = Vec::new();
-    if sel.no_dev {
-        flags.push("--no-dev".to_owned());
-    }
-    if recipe.python.all_extras {
-        flags.push("--all-extras".to_owned());
-    }
-    let mut extras: Vec<&String> = sel.extras.iter().map(|e| e.get_ref()).collect();
-    extras.sort();
-    extras.dedup();
-    for e in extras {
-        flags.push(format!("--extra={e}"));
-    }
-    let mut groups: Vec<&String> = sel.groups.iter().map(|g| g.get_ref()).collect();
-    groups.sort();
-    groups.dedup();
-    for g in groups {
-        flags.push(format!("--group={g}"));
-    }
-    flags
-}
-
-fn uv_cache(suffix: &str) -> CacheMount {
-    CacheMount {
-        id: format!("pycache-uv-{suffix}"),
-        target: "/root/.cache/uv".into(),
-        sharing: Sharing::Locked,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn uv_dependency_steps(
-    uv: &UvProject,
-    sel: &Selection,
-    recipe: &Recipe,
-    steps: &mut Vec<Step>,
-    env: &[(String, String)],
-    suffix: &str,
-    workdir: &str,
-) {
-    let recipe_flags = uv_selection_flags(sel, recipe);
-    let mut args: Vec<String> = vec![
-        "export".into(),
-        "--frozen".into(),
-        "--format=requirements-txt".into(),
-        "--no-header".into(),
-        "--no-annotate".into(),
-        "--no-emit-project".into(),
-        "--no-emit-workspace".into(),
-    ];
-    let mut locals = uv.local_packages.clone();
-    locals.sort();
-    for name in &locals {
-        args.push(format!("--no-emit-package={name}"));
-    }
-    if uv.virtual_root {
-        args.push("--all-packages".into());
-    }
-    args.extend(recipe_flags);
-    let export_path = format!("{INPUTS_DIR}/export");
-    args.push(format!("--output-file={export_path}/requirements.txt"));
-    let binds = uv
-        .manifest_files
-        .iter()
-        .map(|f| Bind {
-            source: BindSource::Context(f.clone()),
-            target: format!("{workdir}/{f}"),
-        })
-        .collect();
-    steps.push(Step {
-        id: "export".into(),
-        stage: Stage::Builder,
-        title: "uv export (the dependency list)".into(),
-        keyed_on: uv.manifest_files.clone(),
-        why: "cheap and re-run on any lock or pyproject change; its output, not the lock, keys the dependency layer, so a version bump leaves the dependencies cached".into(),
-        side: true,
-        action: Action::Run(Run {
-            script: format!("{UV_HOME}/bin/uv {}", sh_join(&args)),
-            env: env.to_vec(),
-            binds,
-            caches: vec![uv_cache(suffix)],
-            side_output: Some(export_path.clone()),
-        }),
-    });
-    steps.push(Step {
-        id: "deps".into(),
-        stage: Stage::Builder,
-        title: format!(
-            "install {}",
-            plural(
-                uv.lock.third_party().map(|p| &p.name).collect::<std::collections::BTreeSet<_>>().len(),
-                "locked dependency",
-                "locked dependencies"
-            )
-        ),
-        keyed_on: vec!["the exported requirements (names, versions, hashes, markers)".into()],
-        why: "dependencies change less often than the source and the version: before them".into(),
-        side: false,
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\n{UV_HOME}/bin/uv venv --quiet {VENV}\n{UV_HOME}/bin/uv pip install --python={VENV}/bin/python --no-deps --requirement={export_path}/requirements.txt\n{}",
-                normalize_mtimes(workdir)
-            ),
-            env: reproducible_env(env),
-            binds: vec![Bind {
-                source: BindSource::StepOutput("export".into()),
-                target: export_path,
-            }],
-            caches: vec![uv_cache(suffix)],
-            side_output: None,
-        }),
-    });
-}
-
-#[allow(clippy::too_many_arguments)]
-fn uv_project_step(
-    uv: &UvProject,
-    sel: &Selection,
-    recipe: &Recipe,
-    project: &Project,
-    steps: &mut Vec<Step>,
-    env: &[(String, String)],
-    suffix: &str,
-    workdir: &str,
-) {
-    steps.push(copy_source_step(recipe, workdir));
-    let mut args: Vec<String> = vec!["sync".into(), "--locked".into(), "--no-editable".into()];
-    if uv.virtual_root {
-        args.push("--all-packages".into());
-    }
-    args.extend(uv_selection_flags(sel, recipe));
-    // uv caches built local wheels keyed on pyproject.toml's mtime: force a rebuild so the
-    // project layer always holds the source it was built from.
-    let mut locals = uv.local_packages.clone();
-    locals.sort();
-    for name in &locals {
-        args.push(format!("--reinstall-package={name}"));
-    }
-    let name = project.name.as_deref().unwrap_or("the project");
-    steps.push(Step {
-        id: "project".into(),
-        stage: Stage::Builder,
-        title: format!("uv sync: install {name}"),
-        keyed_on: vec!["the source".into()],
-        why: "the project itself, last: only it is rebuilt on a source edit".into(),
-        side: false,
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\n{UV_HOME}/bin/uv {}\n{}{}\n{}",
-                sh_join(&args),
-                compile_local_packages(&locals, env),
-                drop_uv_cache_info(),
-                normalize_mtimes(workdir)
-            ),
-            // uv would byte-compile the whole environment again, which the dependency step
-            // already did: compile only the local packages (above).
-            env: reproducible_env(&without_compile(env)),
-            binds: Vec::new(),
-            caches: vec![uv_cache(suffix)],
-            side_output: None,
-        }),
-    });
-}
-
-/// `env` with `UV_COMPILE_BYTECODE` off.
-fn without_compile(env: &[(String, String)]) -> Vec<(String, String)> {
-    env.iter()
-        .map(|(k, v)| match k.as_str() {
-            "UV_COMPILE_BYTECODE" => (k.clone(), "0".to_owned()),
-            _ => (k.clone(), v.clone()),
-        })
-        .collect()
-}
-
-/// Shell lines that byte-compile the `.py` files of the local packages' dist-info `RECORD`s,
-/// when the recipe compiles bytecode (a line ending in a newline, or nothing).
-fn compile_local_packages(locals: &[String], env: &[(String, String)]) -> String {
-    let compile = env
-        .iter()
-        .any(|(k, v)| k == "UV_COMPILE_BYTECODE" && v == "1");
-    if !compile || locals.is_empty() {
-        return String::new();
-    }
-    let records: Vec<String> = locals
-        .iter()
-        .map(|n| format!("{}-*.dist-info/RECORD", n.replace('-', "_")))
-        .collect();
-    format!(
-        "(cd {VENV}/lib/python*/site-packages && for r in {}; do [ -e \"$r\" ] || continue; sed -n 's/^\\([^,]*\\.py\\),.*/\\1/p' \"$r\" | grep -v '^\\.\\./' | xargs -r {VENV}/bin/python -m py_compile; done)\n",
-        records.join(" ")
-    )
-}
-
-fn pip_steps(
-    pip: &PipProject,
-    recipe: &Recipe,
-    steps: &mut Vec<Step>,
-    env: &[(String, String)],
-    suffix: &str,
-    workdir: &str,
-) {
-    let req_dir = format!("{INPUTS_DIR}/requirements");
-    let binds = pip
-        .files
-        .iter()
-        .map(|f| Bind {
-            source: BindSource::Context(f.path.clone()),
-            target: format!("{req_dir}/{}", f.path),
-        })
-        .collect();
-    let mut install = vec![
-        format!("{VENV}/bin/pip"),
-        "install".into(),
-        "--quiet".into(),
-    ];
-    if pip.require_hashes {
-        install.push("--require-hashes".into());
-    }
-    for f in &pip.entry_files {
-        install.push(format!("--requirement={req_dir}/{f}"));
-    }
-    let pip_cache = CacheMount {
-        id: format!("pycache-pip-{suffix}"),
-        target: "/root/.cache/pip".into(),
-        sharing: Sharing::Locked,
-    };
-    // Its own step: creating a venv takes seconds, and must not be paid again on every
-    // requirements change.
-    steps.push(Step {
-        id: "venv".into(),
-        stage: Stage::Builder,
-        title: format!("python3 -m venv {VENV}"),
-        keyed_on: vec!["the base image".into()],
-        why: "the empty environment, before anything is installed into it".into(),
-        side: false,
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\npython3 -m venv {VENV}\n{}",
-                normalize_mtimes(workdir)
-            ),
-            env: reproducible_env(env),
-            binds: Vec::new(),
-            caches: Vec::new(),
-            side_output: None,
-        }),
-    });
-    let count: usize = pip.files.iter().map(|f| f.requirements.len()).sum();
-    steps.push(Step {
-        id: "deps".into(),
-        stage: Stage::Builder,
-        title: format!(
-            "pip install {}",
-            plural(count, "requirement", "requirements")
-        ),
-        keyed_on: pip.files.iter().map(|f| f.path.clone()).collect(),
-        why: "requirements change less often than the source: before it".into(),
-        side: false,
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\n{}\n{}",
-                sh_join(&install),
-                normalize_mtimes(workdir)
-            ),
-            env: reproducible_env(env),
-            binds,
-            caches: vec![pip_cache.clone()],
-            side_output: None,
-        }),
-    });
-    steps.push(copy_source_step(recipe, workdir));
-    if !pip.installable {
-        // Nothing to build: the source is the project.
-        return;
-    }
-    steps.push(Step {
-        id: "project".into(),
-        stage: Stage::Builder,
-        title: "pip install the project".into(),
-        keyed_on: vec!["the source".into()],
-        why: "the project itself, last: only it is rebuilt on a source edit".into(),
-        side: false,
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\n{VENV}/bin/pip install --quiet --no-deps {}\n{}",
-                sh_quote(workdir),
-                normalize_mtimes(workdir)
-            ),
-            env: reproducible_env(env),
-            binds: Vec::new(),
-            caches: vec![pip_cache],
-            side_output: None,
-        }),
-    });
-}
-
-fn image_spec(
-    recipe: &Recipe,
-    project: &Project,
-    sel: &Selection,
-    workdir: &str,
-    user: &RuntimeUser,
-) -> ImageSpec {
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
-    env.insert("PYTHONUNBUFFERED".into(), "1".into());
-    env.insert("VIRTUAL_ENV".into(), VENV.into());
-    for (k, v) in &sel.env {
-        env.insert(k.clone(), v.clone());
-    }
-    let path_prefix = (!env.contains_key("PATH")).then(|| format!("{VENV}/bin"));
-    let cmd = match (&sel.cmd, &sel.entrypoint) {
-        (Some(c), _) => Some(c.clone()),
-        (None, Some(_)) => None,
-        (None, None) => Some(match project.scripts.as_slice() {
-            [one] => vec![one.clone()],
-            many => match project.name.as_ref().filter(|n| many.contains(n)) {
-                Some(n) => vec![n.clone()],
-                None => vec!["python".into()],
-            },
-        }),
-    };
-    let mut labels: BTreeMap<String, String> = recipe
-        .image
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-        .collect();
-    if let Some(v) = &project.version {
-        labels
-            .entry("org.opencontainers.image.version".into())
-            .or_insert_with(|| v.clone());
-    }
-    if let Some(n) = &project.name {
-        labels
-            .entry("org.opencontainers.image.title".into())
-            .or_insert_with(|| n.clone());
-    }
-    ImageSpec {
-        env: env.into_iter().collect(),
-        path_prefix,
-        workdir: workdir.into(),
-        user: user.config_value(),
-        entrypoint: sel.entrypoint.clone(),
-        cmd,
-        exposed_ports: sorted_unique(
-            recipe
-                .image
-                .expose
-                .iter()
-                .map(|p| p.get_ref().clone())
-                .collect(),
-        ),
-        labels,
     }
 }

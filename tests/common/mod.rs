@@ -8,7 +8,8 @@ use pycache::detect::ProjectFiles;
 use pycache::diag::Diagnostics;
 use pycache::image::{BaseConfig, image_config};
 use pycache::lower::LowerOptions;
-use pycache::plan::{Plan, Platform};
+use pycache::plan::Plan;
+use pycache::platform::Platform;
 use pycache::{Inputs, plan_build};
 
 pub fn testdata() -> PathBuf {

@@ -1,0 +1,81 @@
+//! System packages with apt: runtime ones in the runtime stage, build-only ones in the builder,
+//! each under `sharing=locked` cache mounts of apt's archives and lists, per platform.
+
+use super::{
+    Action, CacheMount, Run, Sharing, Stage, Step, StepId, env_pairs, shell, sorted_unique,
+};
+use crate::platform::Platform;
+use crate::recipe::Recipe;
+
+/// The runtime stage's packages, if any.
+pub(super) fn runtime_step(packages: &[String], platform: &Platform) -> Option<Step> {
+    (!packages.is_empty()).then(|| {
+        step(
+            StepId::AptRuntime,
+            Stage::Runtime,
+            packages.to_vec(),
+            platform,
+            "runtime system packages change rarely: first in the runtime stage, and not in the builder, so adding one never reinstalls the dependencies",
+        )
+    })
+}
+
+/// The builder's build-only packages (`[apt] build-packages`), if any.
+pub(super) fn build_step(recipe: &Recipe, platform: &Platform) -> Option<Step> {
+    let packages: Vec<String> = recipe
+        .apt
+        .build_packages
+        .iter()
+        .map(|p| p.get_ref().clone())
+        .collect();
+    (!packages.is_empty()).then(|| {
+        step(
+            StepId::AptBuild,
+            Stage::Builder,
+            packages,
+            platform,
+            "compilers and headers are needed only to build wheels: builder stage only",
+        )
+    })
+}
+
+fn step(id: StepId, stage: Stage, packages: Vec<String>, platform: &Platform, why: &str) -> Step {
+    let packages = sorted_unique(packages);
+    let suffix = platform.cache_suffix();
+    let script = [
+        "set -eu".to_owned(),
+        "rm -f /etc/apt/apt.conf.d/docker-clean".to_owned(),
+        "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache".to_owned(),
+        "apt-get update -qq".to_owned(),
+        format!(
+            "apt-get install -y -qq --no-install-recommends {}",
+            shell::join(&packages)
+        ),
+    ]
+    .join("\n");
+    Step {
+        id,
+        stage,
+        title: format!("apt-get install {}", packages.join(" ")),
+        keyed_on: vec![format!("apt packages: {}", packages.join(", "))],
+        why: why.into(),
+        action: Action::Run(Run {
+            script,
+            env: env_pairs([("DEBIAN_FRONTEND", "noninteractive")]),
+            binds: Vec::new(),
+            caches: vec![
+                CacheMount {
+                    id: format!("pycache-apt-cache-{suffix}"),
+                    target: "/var/cache/apt".into(),
+                    sharing: Sharing::Locked,
+                },
+                CacheMount {
+                    id: format!("pycache-apt-lists-{suffix}"),
+                    target: "/var/lib/apt".into(),
+                    sharing: Sharing::Locked,
+                },
+            ],
+            side_output: None,
+        }),
+    }
+}
