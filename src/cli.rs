@@ -98,6 +98,7 @@ impl Loaded {
             target: &self.target,
             build_args: &self.build_args,
             platform: self.platform.clone(),
+            facts: crate::plan::Facts::default(),
         }
     }
 }

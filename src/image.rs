@@ -67,6 +67,14 @@ impl BaseConfig {
         })
     }
 
+    /// The CPython version the image says it has (`PYTHON_VERSION`, as the official images
+    /// set it), if it is a plain release like `3.12.7`.
+    pub fn python_version(&self) -> Option<pep508_rs::pep440_rs::Version> {
+        let v = self.get_env("PYTHON_VERSION")?;
+        let version: pep508_rs::pep440_rs::Version = v.trim().parse().ok()?;
+        (version.release().len() >= 2 && !version.any_prerelease()).then_some(version)
+    }
+
     pub fn get_env(&self, key: &str) -> Option<&str> {
         self.env
             .iter()

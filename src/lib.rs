@@ -10,6 +10,7 @@ pub mod diag;
 pub mod gateway;
 pub mod image;
 pub mod llb;
+pub mod lock;
 pub mod lower;
 pub mod plan;
 pub mod platform;
@@ -36,13 +37,39 @@ pub struct Inputs<'a> {
     pub target: &'a str,
     pub build_args: &'a BTreeMap<String, String>,
     pub platform: Platform,
+    /// What is known of the engine and the base image (nothing, in the CLI).
+    pub facts: plan::Facts,
+}
+
+/// The recipe and the project, read and checked once for any number of plans.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub recipe: recipe::Recipe,
+    pub project: detect::Project,
+}
+
+impl Prepared {
+    /// The plan of `target` for `platform`, given what is known of the build.
+    pub fn plan(
+        &self,
+        target: &str,
+        platform: &Platform,
+        facts: &plan::Facts,
+    ) -> Result<Plan, Diagnostics> {
+        plan::plan(&self.recipe, &self.project, target, platform, facts)
+    }
+}
+
+/// Recipe → project, with every problem of both reported.
+pub fn prepare(inputs: &Inputs) -> Result<Prepared, Diagnostics> {
+    let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
+    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    Ok(Prepared { recipe, project })
 }
 
 /// Recipe → project → plan, with every problem of every stage that could run reported.
 pub fn plan_build(inputs: &Inputs) -> Result<Plan, Diagnostics> {
-    let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
-    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
-    plan::plan(&recipe, &project, inputs.target, &inputs.platform)
+    prepare(inputs)?.plan(inputs.target, &inputs.platform, &inputs.facts)
 }
 
 /// Plan → Definition for the plan's platform.
@@ -69,7 +96,7 @@ pub fn check_all(inputs: &Inputs) -> Result<CheckSummary, Diagnostics> {
         .collect();
     let mut all = Diagnostics::default();
     for target in &targets {
-        if let Err(d) = plan::plan(&recipe, &project, target, &inputs.platform) {
+        if let Err(d) = plan::plan(&recipe, &project, target, &inputs.platform, &inputs.facts) {
             all.0.extend(d.0);
         }
     }

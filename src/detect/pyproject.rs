@@ -43,6 +43,8 @@ pub struct UvTool {
     pub package: Option<bool>,
     #[serde(default)]
     pub sources: BTreeMap<String, toml::Value>,
+    /// `default-groups`: a list, or `"all"`.
+    pub default_groups: Option<toml::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -66,6 +68,24 @@ impl PyProject {
     pub fn is_packaged(&self) -> bool {
         let explicit = self.tool.as_ref().and_then(|t| t.uv.as_ref()?.package);
         explicit.unwrap_or(self.build_system.is_some())
+    }
+
+    /// The groups `uv sync` installs unless told otherwise (`tool.uv.default-groups`, else
+    /// `dev`).
+    pub fn default_groups(&self) -> Vec<String> {
+        let value = self
+            .tool
+            .as_ref()
+            .and_then(|t| t.uv.as_ref()?.default_groups.as_ref());
+        match value {
+            None => vec!["dev".to_owned()],
+            Some(toml::Value::String(s)) if s == "all" => self.group_names(),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(_) => vec!["dev".to_owned()],
+        }
     }
 
     pub fn workspace(&self) -> Option<&Workspace> {

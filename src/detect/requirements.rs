@@ -11,6 +11,9 @@ pub struct RequirementsFile {
     pub requirements: Vec<Requirement>,
     /// Files named by `-r`/`-c`, resolved relative to this file, in order.
     pub includes: Vec<String>,
+    /// Global option lines (`--index-url …`, `--extra-index-url …`, `--find-links …`), which
+    /// apply to every requirement of the install.
+    pub options: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,6 +108,7 @@ pub fn parse(path: &str, text: &str) -> Result<RequirementsFile, Diagnostic> {
             || first.starts_with('/');
         if first.starts_with('-') && !local {
             // Global options (--index-url, --extra-index-url, --no-binary, …) apply as written.
+            file.options.push(content.clone());
             continue;
         }
         let mut req = Requirement {

@@ -65,6 +65,10 @@ fn checked<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Resul
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct LockedDependency {
     pub name: String,
+    /// Given when the lock has several packages of this name (a forked resolution).
+    pub version: Option<String>,
+    /// Given with `version`, when versions alone do not tell the packages apart.
+    pub source: Option<BTreeMap<String, toml::Value>>,
     pub marker: Option<String>,
     #[serde(default)]
     pub extra: Vec<String>,
@@ -445,13 +449,15 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `{ name = "…", marker = "…", extra = […] }`; other keys (`version`, `source`) skipped.
+    /// `{ name = "…", version = "…", source = {…}, marker = "…", extra = […] }`.
     fn dependency(&mut self) -> Option<LockedDependency> {
         let mut name = None;
         let mut dep = LockedDependency::default();
         self.table(|key, c| {
             match key {
                 "name" => name = Some(c.string()?.to_owned()),
+                "version" => dep.version = Some(c.string()?.to_owned()),
+                "source" => dep.source = Some(c.source()?),
                 "marker" => dep.marker = Some(c.string()?.to_owned()),
                 "extra" => c.array(|c| {
                     dep.extra.push(c.string()?.to_owned());

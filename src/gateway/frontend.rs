@@ -20,9 +20,10 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::image::{BaseConfig, image_config};
 use crate::llb::{self, source};
 use crate::lower::{ContextSource, LowerOptions};
+use crate::plan::Facts;
 use crate::plan::Plan;
 use crate::platform::Platform;
-use crate::{DEFAULT_RECIPE, Inputs, plan_build};
+use crate::{DEFAULT_RECIPE, Inputs, prepare};
 
 /// The local holding the recipe (the directory of `-f`).
 pub const DOCKERFILE_LOCAL: &str = "dockerfile";
@@ -404,6 +405,7 @@ fn check_all_targets(
         target: "",
         build_args: &opts.build_args,
         platform: opts.target_platforms()[0].clone(),
+        facts: Facts::default(),
     };
     crate::check_all(&inputs).err().unwrap_or_default()
 }
@@ -475,23 +477,39 @@ async fn build<T: BridgeTransport>(
     let files = read_project(client, opts).await?;
 
     // Plan every platform before touching the daemon again: problems are reported first.
+    let inputs = Inputs {
+        recipe_file: &recipe.name,
+        recipe_text: &recipe.text,
+        recipe_dockerignore: recipe.dockerignore.as_deref(),
+        files: &files,
+        target: &opts.target,
+        build_args: &opts.build_args,
+        platform: opts.default_platform.clone(),
+        facts: Facts::default(),
+    };
+    let prepared = prepare(&inputs).map_err(|d| invalid(d, &recipe, &files))?;
     let mut plans = Vec::new();
     for platform in opts.target_platforms() {
-        let inputs = Inputs {
-            recipe_file: &recipe.name,
-            recipe_text: &recipe.text,
-            recipe_dockerignore: recipe.dockerignore.as_deref(),
-            files: &files,
-            target: &opts.target,
-            build_args: &opts.build_args,
-            platform,
-        };
-        plans.push(plan_build(&inputs).map_err(|d| invalid(d, &recipe, &files))?);
+        let plan = prepared.plan(&opts.target, &platform, &Facts::default());
+        plans.push(plan.map_err(|d| invalid(d, &recipe, &files))?);
     }
 
     let mut built = Vec::new();
     for plan in &plans {
         let base = resolve_base(client, opts, plan).await?;
+        // The base image's Python decides the lock's markers exactly.
+        let facts = Facts {
+            python: base.python_version(),
+        };
+        let refined;
+        let plan = if facts.python.is_some() {
+            refined = prepared
+                .plan(&opts.target, &plan.platform, &facts)
+                .map_err(|d| invalid(d, &recipe, &files))?;
+            &refined
+        } else {
+            plan
+        };
         let lower = LowerOptions {
             base: base.clone(),
             context: ContextSource {

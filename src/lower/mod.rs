@@ -15,6 +15,9 @@ pub struct ContextSource {
     pub session: Option<String>,
 }
 
+/// Where a [`BindSource::Text`] file is written, in the scratch state bind-mounted from.
+const TEXT_FILE: &str = "/content";
+
 /// `--no-cache`: nothing, everything, or the ops of some stages (`--no-cache-filter`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum NoCache {
@@ -67,39 +70,37 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
         opts.no_cache.applies_to(None),
     );
 
-    // The builder: toolchain, then the environment.
+    // The builder: the toolchain, the empty environment, then each dependency layer and the
+    // project on that environment alone.
     let toolchain = plan
         .toolchain
         .iter()
-        .fold(image.clone(), |state, step| l.step(step, &state, None));
+        .fold(image.clone(), |state, step| l.step(step, &state));
     let env = &plan.env;
-    let env_start = match &env.skeleton {
-        Some(step) => l.step(step, &toolchain, None),
-        None => toolchain.clone(),
-    };
-    let export = env
-        .export
-        .as_ref()
-        .map(|step| l.step(step, &env_start, None));
-    let dependencies = l.step(&env.dependencies, &env_start, export.as_ref());
+    let skeleton = l.step(&env.skeleton, &toolchain);
+    let dependencies: Vec<State> = env
+        .dependencies
+        .iter()
+        .map(|d| l.step(&d.step, &skeleton))
+        .collect();
     let project = [&env.source]
         .into_iter()
         .chain(&env.project)
-        .fold(dependencies.clone(), |state, step| {
-            l.step(step, &state, None)
-        });
+        .fold(skeleton.clone(), |state, step| l.step(step, &state));
 
-    // The runtime: its own steps on the image, then the builder's files as layers.
+    // The runtime: its own steps on the image, then the environment's layers.
     let runtime = plan
         .runtime
         .iter()
-        .fold(image, |state, step| l.step(step, &state, None));
+        .fold(image, |state, step| l.step(step, &state));
     let layers = plan.layers().into_iter().map(|layer| {
         let meta = l.meta(Stage::Runtime, layer.vertex_name());
-        match layer.kind {
-            LayerKind::Dependencies => State::diff(&toolchain, &dependencies, meta),
-            LayerKind::Project => State::diff(&dependencies, &project, meta),
-        }
+        let (lower, upper) = match layer.kind {
+            LayerKind::Skeleton => (&toolchain, &skeleton),
+            LayerKind::Dependencies(i) => (&skeleton, &dependencies[i]),
+            LayerKind::Project => (&skeleton, &project),
+        };
+        State::diff(lower, upper, meta)
     });
     let states: Vec<State> = std::iter::once(runtime).chain(layers).collect();
     State::merge(
@@ -132,7 +133,7 @@ impl<'a> Lowering<'a> {
             .filter_map(|s| match &s.action {
                 Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
                     BindSource::Context(p) => Some(p.clone()),
-                    BindSource::Export => None,
+                    BindSource::Text(_) => None,
                 })),
                 _ => None,
             })
@@ -175,11 +176,11 @@ impl<'a> Lowering<'a> {
         OpMeta::named(name).ignore_cache(self.opts.no_cache.applies_to(Some(stage)))
     }
 
-    /// `step` on `current`; `export` is the export step's output, for binds of it.
-    fn step(&self, step: &Step, current: &State, export: Option<&State>) -> State {
+    /// `step` on `current`.
+    fn step(&self, step: &Step, current: &State) -> State {
         let meta = self.meta(step.stage, step.vertex_name());
         match &step.action {
-            Action::Run(run) => self.run(step.stage, run, current, export, meta),
+            Action::Run(run) => self.run(step.stage, run, current, meta),
             Action::CopySource {
                 dest,
                 include,
@@ -238,26 +239,28 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    fn run(
-        &self,
-        stage: Stage,
-        run: &Run,
-        current: &State,
-        export: Option<&State>,
-        meta: OpMeta,
-    ) -> State {
+    fn run(&self, stage: Stage, run: &Run, current: &State, meta: OpMeta) -> State {
         let mut mounts = Vec::new();
         for b in &run.binds {
             let (state, selector) = match &b.source {
-                BindSource::Context(path) => (self.manifests.clone(), Some(path.clone())),
-                BindSource::Export => (export.cloned(), None),
+                // The manifests exist whenever a step binds a context file (see `new`).
+                BindSource::Context(path) => {
+                    (self.manifests.clone().unwrap_or_default(), path.clone())
+                }
+                BindSource::Text(text) => {
+                    let file = State::scratch()
+                        .file()
+                        .mkfile(TEXT_FILE, 0o644, text.as_bytes(), None)
+                        .meta(self.meta(stage, format!("[{}] write {}", stage.name(), b.target)))
+                        .into_state();
+                    (file, TEXT_FILE.to_owned())
+                }
             };
             mounts.push(Mount {
                 dest: b.target.clone(),
                 source: MountSource::Bind {
-                    // Both exist whenever a step binds them (see `new` and `lower`).
-                    state: state.unwrap_or_default(),
-                    selector,
+                    state,
+                    selector: Some(selector),
                     readonly: true,
                 },
             });
@@ -345,6 +348,7 @@ mod tests {
             target: "",
             build_args: &Default::default(),
             platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
+            facts: Default::default(),
         })
         .unwrap();
         let opts = LowerOptions {
@@ -376,7 +380,7 @@ mod tests {
         assert!(
             builder
                 .iter()
-                .any(|(n, i)| n.starts_with("[builder] uv sync") && *i)
+                .any(|(n, i)| n.starts_with("[builder] deps: ") && *i)
         );
         assert!(builder.iter().any(|(n, i)| n.starts_with("[image]") && !*i));
     }

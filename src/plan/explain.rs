@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Action, BindSource, Plan, RuntimeUser, Step};
+use super::{Action, BindSource, Plan, RuntimeUser, Step, plural};
 
 pub fn explain(plan: &Plan) -> String {
     let mut out = String::new();
@@ -24,7 +24,14 @@ pub fn explain(plan: &Plan) -> String {
         "stage builder (FROM {}; never shipped)",
         plan.base_image
     );
-    for step in plan.builder_steps() {
+    let env = &plan.env;
+    for step in plan.toolchain.iter().chain([&env.skeleton]) {
+        n += 1;
+        step_lines(&mut out, n, step);
+    }
+    n += 1;
+    dependency_lines(&mut out, n, plan);
+    for step in [&env.source].into_iter().chain(&env.project) {
         n += 1;
         step_lines(&mut out, n, step);
     }
@@ -34,12 +41,20 @@ pub fn explain(plan: &Plan) -> String {
         n += 1;
         step_lines(&mut out, n, step);
     }
-    for layer in plan.layers() {
-        n += 1;
-        let _ = writeln!(out, "  {n:>2}. {}", layer.title);
-        let _ = writeln!(out, "      rebuilt when: {}", layer.keyed_on);
-        let _ = writeln!(out, "      why here:     {}", layer.why);
+    n += 1;
+    let layers = plan.layers();
+    let _ = writeln!(
+        out,
+        "  {n:>2}. the environment's {}, joined without copies (MergeOp of DiffOps):",
+        plural(layers.len(), "layer", "layers")
+    );
+    for layer in &layers {
+        let _ = writeln!(out, "        {}", layer.title);
     }
+    let _ = writeln!(
+        out,
+        "      rebuilt when: a layer's own step changes; the others are reused as they are"
+    );
     let img = &plan.image;
     let _ = writeln!(out, "\nimage config");
     if let Some(e) = &img.entrypoint {
@@ -83,7 +98,9 @@ fn step_lines(out: &mut String, n: usize, step: &Step) {
     for b in &run.binds {
         let from = match &b.source {
             BindSource::Context(p) => format!("context:{p}"),
-            BindSource::Export => "step:export".to_owned(),
+            BindSource::Text(text) => {
+                format!("{} lines written into the LLB", text.lines().count())
+            }
         };
         let _ = writeln!(
             out,
@@ -97,5 +114,78 @@ fn step_lines(out: &mut String, n: usize, step: &Step) {
             "      cache:        {} (id {}, {:?}; never part of the image)",
             c.target, c.id, c.sharing
         );
+    }
+}
+
+/// The dependency layers: how they are made, then each with its packages and size.
+fn dependency_lines(out: &mut String, n: usize, plan: &Plan) {
+    let deps = &plan.env.dependencies;
+    let total: u64 = deps.iter().map(|d| d.size()).sum();
+    let size = if total == 0 {
+        "sizes not in the lock".to_owned()
+    } else {
+        format!("{} of wheels", human(total))
+    };
+    let _ = writeln!(
+        out,
+        "  {n:>2}. dependencies: {}, {size}",
+        plural(deps.len(), "layer", "layers"),
+    );
+    if let Some(first) = deps.first() {
+        let _ = writeln!(
+            out,
+            "      each layer:   its own packages, pinned and hashed, installed --no-deps on the empty environment"
+        );
+        let _ = writeln!(
+            out,
+            "      rebuilt when: {}",
+            first.step.keyed_on.join("; ")
+        );
+        let _ = writeln!(
+            out,
+            "      why here:     one changed dependency re-installs one layer; the source and the project never key them"
+        );
+        if let Action::Run(run) = &first.step.action {
+            for c in &run.caches {
+                let _ = writeln!(
+                    out,
+                    "      cache:        {} (id {}, {:?}; never part of the image)",
+                    c.target, c.id, c.sharing
+                );
+            }
+        }
+    }
+    if let Some(reason) = &plan.env.single_layer_reason {
+        let _ = writeln!(out, "      one layer:    {reason}");
+    }
+    for (i, dep) in deps.iter().enumerate() {
+        let what = dep
+            .step
+            .title
+            .strip_prefix("deps: ")
+            .unwrap_or(&dep.step.title);
+        let _ = writeln!(
+            out,
+            "      {:>3}/{:<3} {:>9}  {what}",
+            i + 1,
+            deps.len(),
+            human(dep.size())
+        );
+        if dep.packages.len() > 1 {
+            for (name, size) in &dep.packages {
+                let _ = writeln!(out, "                {:>9}    {name}", human(*size));
+            }
+        }
+    }
+}
+
+/// `69.6 kB`, `16.9 MB`, as registries and Docker print sizes.
+pub fn human(bytes: u64) -> String {
+    match bytes {
+        0 => "?".into(),
+        b if b < 1000 => format!("{b} B"),
+        b if b < 1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        b if b < 1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.2} GB", b as f64 / 1e9),
     }
 }

@@ -17,6 +17,7 @@
 
 mod apt;
 mod explain;
+pub mod layers;
 mod pip;
 mod repro;
 mod runtime;
@@ -78,10 +79,11 @@ pub struct CacheMount {
 /// What a read-only bind mount shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BindSource {
-    /// A file of the build context (only it crosses the session, so only it keys the step).
+    /// A file of the build context (its content keys the step).
     Context(String),
-    /// The output of the environment's export step (`uv export`'s requirements file).
-    Export,
+    /// A file written into the LLB itself (a file op), such as a dependency layer's
+    /// requirements: the step's cache key is then its text, whatever cache it comes from.
+    Text(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,10 +136,8 @@ pub enum StepId {
     Uv,
     /// The empty virtual environment.
     Venv,
-    /// The list of what to install, computed from the lock (`uv export`).
-    Export,
-    /// The locked dependencies.
-    Dependencies,
+    /// The locked dependencies of one layer (its index in [`Environment::dependencies`]).
+    Dependencies(usize),
     /// The project's source.
     Source,
     /// The project installed from its source.
@@ -164,26 +164,45 @@ impl Step {
     }
 }
 
-/// The builder steps that make the environment the runtime image receives.
+/// The builder steps that make the environment the runtime image receives. Each dependency
+/// layer and the project are installed on the empty environment alone, so none of them is
+/// keyed on another: the runtime image joins them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Environment {
-    /// Creates the empty virtual environment, when that is a step of its own (pip).
-    pub skeleton: Option<Step>,
-    /// Computes what to install without changing the builder (`uv export`); its output is
-    /// bind-mounted into the dependency install ([`BindSource::Export`]).
-    pub export: Option<Step>,
-    /// Installs the locked dependencies.
-    pub dependencies: Step,
-    /// Copies the source.
+    /// Creates the empty virtual environment.
+    pub skeleton: Step,
+    /// The locked dependencies, in layers, each on the skeleton.
+    pub dependencies: Vec<DependencyLayer>,
+    /// Copies the source onto the skeleton.
     pub source: Step,
     /// Installs the project from its source, when there is something to build.
     pub project: Option<Step>,
+    /// Why the dependencies are not in layers of their own, when they are not.
+    pub single_layer_reason: Option<String>,
+}
+
+/// One layer of locked dependencies: its install step and what it installs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DependencyLayer {
+    pub step: Step,
+    /// `name version` of each package, and the bytes of its wheel as the lock says.
+    pub packages: Vec<(String, u64)>,
+}
+
+impl DependencyLayer {
+    pub fn size(&self) -> u64 {
+        self.packages.iter().map(|(_, s)| s).sum()
+    }
 }
 
 /// What a layer of the runtime image holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerKind {
-    Dependencies,
+    /// The empty virtual environment.
+    Skeleton,
+    /// One dependency layer.
+    Dependencies(usize),
+    /// The source and the project.
     Project,
 }
 
@@ -229,9 +248,9 @@ impl Plan {
         let env = &self.env;
         self.toolchain
             .iter()
-            .chain(&env.skeleton)
-            .chain(&env.export)
-            .chain([&env.dependencies, &env.source])
+            .chain([&env.skeleton])
+            .chain(env.dependencies.iter().map(|d| &d.step))
+            .chain([&env.source])
             .chain(&env.project)
     }
 
@@ -244,27 +263,44 @@ impl Plan {
         self.steps().find(|s| s.id == id)
     }
 
-    /// The layers the runtime image takes from the builder, bottom first: the environment
-    /// (from the empty venv to the installed dependencies), then the source and the project.
+    /// The layers the runtime image takes from the builder, bottom first: the empty
+    /// environment, each dependency layer, then the source and the project.
     pub fn layers(&self) -> Vec<Layer<'_>> {
         let env = &self.env;
-        vec![
-            Layer {
-                kind: LayerKind::Dependencies,
-                title: format!("layer: dependencies ({VENV})"),
-                keyed_on: "the dependency step's result".into(),
-                why: "the largest layer, shared by every build of the same lock".into(),
-                steps: env.skeleton.iter().chain([&env.dependencies]).collect(),
-            },
-            Layer {
-                kind: LayerKind::Project,
-                title: format!("layer: project and source ({})", self.workdir),
-                keyed_on: "the project step's result".into(),
-                why: "small and changes on every commit: last".into(),
-                steps: [&env.source].into_iter().chain(&env.project).collect(),
-            },
-        ]
+        let mut layers = vec![Layer {
+            kind: LayerKind::Skeleton,
+            title: format!("layer: empty environment ({VENV})"),
+            keyed_on: "the base image and the package manager".into(),
+            why: "the environment every dependency layer installs into".into(),
+            steps: vec![&env.skeleton],
+        }];
+        let n = env.dependencies.len();
+        for (i, dep) in env.dependencies.iter().enumerate() {
+            layers.push(Layer {
+                kind: LayerKind::Dependencies(i),
+                title: format!("layer {}/{n}: {}", i + 1, dep.step.title),
+                keyed_on: "its own packages (and the base image)".into(),
+                why: "one changed dependency changes one layer".into(),
+                steps: vec![&dep.step],
+            });
+        }
+        layers.push(Layer {
+            kind: LayerKind::Project,
+            title: format!("layer: project and source ({})", self.workdir),
+            keyed_on: "the source".into(),
+            why: "small and changes on every commit: last".into(),
+            steps: [&env.source].into_iter().chain(&env.project).collect(),
+        });
+        layers
     }
+}
+
+/// What is known of where the plan will be built, besides the recipe and the project.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// The base image's CPython version (its `PYTHON_VERSION`), when known: lock markers are
+    /// then decided exactly.
+    pub python: Option<pep508_rs::pep440_rs::Version>,
 }
 
 /// Builds the plan for `target` ("" or "runtime" for the default image).
@@ -273,6 +309,7 @@ pub fn plan(
     project: &Project,
     target: &str,
     platform: &Platform,
+    facts: &Facts,
 ) -> Result<Plan, Diagnostics> {
     let sel = select::select(recipe, target)?;
     let workdir = recipe
@@ -295,12 +332,25 @@ pub fn plan(
     let mut toolchain = Vec::new();
     toolchain.extend(apt::build_step(recipe, platform));
     let suffix = platform.cache_suffix();
+    let budget = match recipe.python.layers.as_ref().map(|l| *l.get_ref()) {
+        None | Some(recipe::Layers::Auto) => layers::AUTO_BUDGET,
+        Some(recipe::Layers::Single) => 1,
+        Some(recipe::Layers::Max(n)) => n,
+    };
+    let ctx = EnvContext {
+        recipe,
+        project,
+        suffix: &suffix,
+        workdir: &workdir,
+        budget,
+        target: crate::lock::Target::new(platform.clone(), facts.python.clone()),
+    };
     let env = match &project.kind {
         ProjectKind::Uv(uv) => {
             toolchain.push(uv::install_step(recipe, &suffix));
-            uv::environment(uv, &sel, recipe, project, &suffix, &workdir)
+            uv::environment(uv, &sel, &ctx)
         }
-        ProjectKind::Pip(pip) => pip::environment(pip, recipe, &suffix, &workdir),
+        ProjectKind::Pip(pip) => pip::environment(pip, &ctx),
     };
 
     let image = runtime::image_spec(recipe, project, &sel, &workdir, &user);
@@ -329,6 +379,19 @@ pub fn plan(
         env,
         image,
     })
+}
+
+/// What building an environment needs besides the project kind's own data.
+struct EnvContext<'a> {
+    recipe: &'a Recipe,
+    project: &'a Project,
+    /// Cache-mount id suffix of the platform.
+    suffix: &'a str,
+    workdir: &'a str,
+    /// The most dependency layers.
+    budget: u32,
+    /// What lock markers are decided against.
+    target: crate::lock::Target,
 }
 
 fn sorted_unique(mut v: Vec<String>) -> Vec<String> {

@@ -1,13 +1,14 @@
-//! pip projects: a venv of its own, the requirements files bind-mounted alone and installed
-//! (`--require-hashes` when every line has a hash), the source, and the project when it is
-//! installable.
+//! pip projects: a venv of its own; the requirements, in dependency layers when they are a lock
+//! (every line pinned with `==` and hashed), else installed as written in one step with the
+//! files bind-mounted alone; the source; and the project when it is installable.
 
 use super::repro::{normalize_mtimes, reproducible_env};
 use super::{
-    Action, Bind, BindSource, CacheMount, Environment, INPUTS_DIR, Run, Sharing, Stage, Step,
-    StepId, VENV, env_pairs, index_env, shell, source,
+    Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
+    Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers, shell, source,
 };
 use crate::detect::PipProject;
+use crate::lock;
 use crate::recipe::Recipe;
 
 /// pip's cache mount (also used to install uv from PyPI).
@@ -15,7 +16,8 @@ pub(super) fn cache(suffix: &str) -> CacheMount {
     CacheMount {
         id: format!("pycache-pip-{suffix}"),
         target: "/root/.cache/pip".into(),
-        sharing: Sharing::Locked,
+        // pip writes its cache atomically: dependency layers install side by side.
+        sharing: Sharing::Shared,
     }
 }
 
@@ -26,13 +28,121 @@ fn env(recipe: &Recipe) -> Vec<(String, String)> {
     env
 }
 
-pub(super) fn environment(
+pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
+    let env = env(ctx.recipe);
+    let index = ctx
+        .recipe
+        .python
+        .index_url
+        .as_ref()
+        .map_or(lock::PYPI, |u| u.get_ref().as_str());
+    let (dependencies, single_layer_reason) = match lock::requirements::select(
+        &pip.files,
+        index,
+        &ctx.target,
+    ) {
+        Ok(locked) => {
+            let options: Vec<String> = pip.files.iter().flat_map(|f| f.options.clone()).collect();
+            let layers = layers::group(&locked, ctx.budget)
+                .iter()
+                .enumerate()
+                .map(|(i, g)| locked_layer(i, g, &options, &env, ctx))
+                .collect();
+            (layers, None)
+        }
+        Err(why) => (
+            vec![requirements_layer(pip, &env, ctx)],
+            Some(format!(
+                "{}:{} {}: pin every requirement with == and --hash (e.g. `uv pip compile --generate-hashes`) to get a layer per package",
+                why.file, why.line, why.why
+            )),
+        ),
+    };
+    Environment {
+        skeleton: skeleton_step(&env, ctx),
+        dependencies,
+        source: source::copy_step(ctx.recipe, ctx.workdir),
+        project: project_step(pip, &env, ctx),
+        single_layer_reason,
+    }
+}
+
+fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
+    Step {
+        id: StepId::Venv,
+        stage: Stage::Builder,
+        title: format!("python3 -m venv {VENV}"),
+        keyed_on: vec!["the base image".into()],
+        why: "the empty environment every layer installs into".into(),
+        action: Action::Run(Run {
+            script: format!(
+                "set -eu\npython3 -m venv {VENV}\n{}",
+                normalize_mtimes(ctx.workdir)
+            ),
+            env: reproducible_env(env),
+            binds: Vec::new(),
+            caches: Vec::new(),
+            side_output: None,
+        }),
+    }
+}
+
+/// `pip install --no-deps` of one layer's pinned, hashed packages; pip compiles what it
+/// installs, and only that.
+fn locked_layer(
+    index: usize,
+    group: &layers::Group,
+    options: &[String],
+    env: &[(String, String)],
+    ctx: &EnvContext,
+) -> DependencyLayer {
+    let requirements = format!("{INPUTS_DIR}/requirements.txt");
+    let install = [
+        format!("{VENV}/bin/pip"),
+        "install".into(),
+        "--quiet".into(),
+        "--no-deps".into(),
+        "--require-hashes".into(),
+        format!("--requirement={requirements}"),
+    ];
+    DependencyLayer {
+        step: Step {
+            id: StepId::Dependencies(index),
+            stage: Stage::Builder,
+            title: format!("deps: {}", group.title()),
+            keyed_on: vec!["its packages' names, versions and hashes".into()],
+            why:
+                "one layer per package (or bucket): a changed dependency re-installs only its layer"
+                    .into(),
+            action: Action::Run(Run {
+                script: format!(
+                    "set -eu\n{}\n{}",
+                    shell::join(&install),
+                    normalize_mtimes(ctx.workdir)
+                ),
+                env: reproducible_env(env),
+                binds: vec![Bind {
+                    source: BindSource::Text(group.requirements(options)),
+                    target: requirements,
+                }],
+                caches: vec![cache(ctx.suffix)],
+                side_output: None,
+            }),
+        },
+        packages: group
+            .packages
+            .iter()
+            .map(|p| (format!("{} {}", p.name, p.version), p.size))
+            .collect(),
+    }
+}
+
+/// The requirements files as written, in one step: they are not a lock.
+fn requirements_layer(
     pip: &PipProject,
-    recipe: &Recipe,
-    suffix: &str,
-    workdir: &str,
-) -> Environment {
-    let env = env(recipe);
+    env: &[(String, String)],
+    ctx: &EnvContext,
+) -> DependencyLayer {
     let req_dir = format!("{INPUTS_DIR}/requirements");
     let binds = pip
         .files
@@ -53,49 +163,37 @@ pub(super) fn environment(
     for f in &pip.entry_files {
         install.push(format!("--requirement={req_dir}/{f}"));
     }
-    // Its own step: creating a venv takes seconds, and must not be paid again on every
-    // requirements change.
-    let skeleton = Step {
-        id: StepId::Venv,
-        stage: Stage::Builder,
-        title: format!("python3 -m venv {VENV}"),
-        keyed_on: vec!["the base image".into()],
-        why: "the empty environment, before anything is installed into it".into(),
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\npython3 -m venv {VENV}\n{}",
-                normalize_mtimes(workdir)
-            ),
-            env: reproducible_env(&env),
-            binds: Vec::new(),
-            caches: Vec::new(),
-            side_output: None,
-        }),
-    };
     let count: usize = pip.files.iter().map(|f| f.requirements.len()).sum();
-    let dependencies = Step {
-        id: StepId::Dependencies,
-        stage: Stage::Builder,
-        title: format!(
-            "pip install {}",
-            shell::plural(count, "requirement", "requirements")
-        ),
-        keyed_on: pip.files.iter().map(|f| f.path.clone()).collect(),
-        why: "requirements change less often than the source: before it".into(),
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\n{}\n{}",
-                shell::join(&install),
-                normalize_mtimes(workdir)
+    DependencyLayer {
+        step: Step {
+            id: StepId::Dependencies(0),
+            stage: Stage::Builder,
+            title: format!(
+                "pip install {}",
+                shell::plural(count, "requirement", "requirements")
             ),
-            env: reproducible_env(&env),
-            binds,
-            caches: vec![cache(suffix)],
-            side_output: None,
-        }),
-    };
-    // Nothing to build when the project is not installable: the source is the project.
-    let project = pip.installable.then(|| Step {
+            keyed_on: pip.files.iter().map(|f| f.path.clone()).collect(),
+            why: "requirements change less often than the source: before it".into(),
+            action: Action::Run(Run {
+                script: format!(
+                    "set -eu\n{}\n{}",
+                    shell::join(&install),
+                    normalize_mtimes(ctx.workdir)
+                ),
+                env: reproducible_env(env),
+                binds,
+                caches: vec![cache(ctx.suffix)],
+                side_output: None,
+            }),
+        },
+        packages: Vec::new(),
+    }
+}
+
+/// The project, when installable, on the empty environment with its source: its
+/// dependencies are the layers'.
+fn project_step(pip: &PipProject, env: &[(String, String)], ctx: &EnvContext) -> Option<Step> {
+    pip.installable.then(|| Step {
         id: StepId::Project,
         stage: Stage::Builder,
         title: "pip install the project".into(),
@@ -104,20 +202,13 @@ pub(super) fn environment(
         action: Action::Run(Run {
             script: format!(
                 "set -eu\n{VENV}/bin/pip install --quiet --no-deps {}\n{}",
-                shell::quote(workdir),
-                normalize_mtimes(workdir)
+                shell::quote(ctx.workdir),
+                normalize_mtimes(ctx.workdir)
             ),
-            env: reproducible_env(&env),
+            env: reproducible_env(env),
             binds: Vec::new(),
-            caches: vec![cache(suffix)],
+            caches: vec![cache(ctx.suffix)],
             side_output: None,
         }),
-    });
-    Environment {
-        skeleton: Some(skeleton),
-        export: None,
-        dependencies,
-        source: source::copy_step(recipe, workdir),
-        project,
-    }
+    })
 }

@@ -1,15 +1,17 @@
-//! uv projects: uv itself (pinned), `uv export` of what the lock installs, the dependency
-//! install keyed on that export's content, and `uv sync` of the project from its source.
+//! uv projects: uv itself (pinned), the empty environment, one install per dependency layer of
+//! the locked packages (from the lock, pinned and hashed, `--no-deps`), and the project's own
+//! packages built from the source.
 
 use std::collections::BTreeSet;
 
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::select::Selection;
 use super::{
-    Action, Bind, BindSource, CacheMount, Environment, INPUTS_DIR, Run, Sharing, Stage, Step,
-    StepId, UV_HOME, VENV, env_pairs, index_env, shell, source,
+    Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
+    Run, Sharing, Stage, Step, StepId, UV_HOME, VENV, env_pairs, index_env, layers, shell, source,
 };
-use crate::detect::{Project, UvProject};
+use crate::detect::UvProject;
+use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
 
 /// Installs uv in the builder at `UV_HOME/bin/uv`: copied from `uv-image`, else from PyPI.
@@ -85,204 +87,183 @@ fn env(recipe: &Recipe) -> Vec<(String, String)> {
     env
 }
 
-/// `--group`, `--extra`, `--no-dev` flags shared by `uv export` and `uv sync`.
-fn selection_flags(sel: &Selection, recipe: &Recipe) -> Vec<String> {
-    let mut flags = Vec::new();
-    if sel.no_dev {
-        flags.push("--no-dev".to_owned());
-    }
-    if recipe.python.all_extras {
-        flags.push("--all-extras".to_owned());
-    }
-    let extras: BTreeSet<&String> = sel.extras.iter().map(|e| e.get_ref()).collect();
-    flags.extend(extras.into_iter().map(|e| format!("--extra={e}")));
-    let groups: BTreeSet<&String> = sel.groups.iter().map(|g| g.get_ref()).collect();
-    flags.extend(groups.into_iter().map(|g| format!("--group={g}")));
-    flags
-}
-
 fn cache(suffix: &str) -> CacheMount {
     CacheMount {
         id: format!("pycache-uv-{suffix}"),
         target: "/root/.cache/uv".into(),
-        sharing: Sharing::Locked,
+        // uv locks its cache itself: dependency layers install side by side.
+        sharing: Sharing::Shared,
     }
 }
 
-/// The environment of a uv project: the export, the dependencies, the source, the project.
-pub(super) fn environment(
-    uv: &UvProject,
-    sel: &Selection,
-    recipe: &Recipe,
-    project: &Project,
-    suffix: &str,
-    workdir: &str,
-) -> Environment {
-    let env = env(recipe);
-    let flags = selection_flags(sel, recipe);
-    let mut locals = uv.local_packages.clone();
-    locals.sort();
-    let export_path = format!("{INPUTS_DIR}/export");
-    Environment {
-        skeleton: None,
-        export: Some(export_step(
-            uv,
-            &flags,
-            &locals,
-            &env,
-            suffix,
-            workdir,
-            &export_path,
-        )),
-        dependencies: dependencies_step(uv, &env, suffix, workdir, &export_path),
-        source: source::copy_step(recipe, workdir),
-        project: Some(project_step(
-            uv, &flags, &locals, project, &env, suffix, workdir,
-        )),
+/// The lock's packages for the selection, on the target.
+fn locked_env(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> LockedEnv {
+    let pyproject = &uv.pyproject;
+    let mut groups: BTreeSet<String> = pyproject.default_groups().into_iter().collect();
+    if sel.no_dev {
+        groups.remove("dev");
     }
+    groups.extend(sel.groups.iter().map(|g| g.get_ref().clone()));
+    let selection = lock::uv::Selection {
+        extras: sel.extras.iter().map(|e| e.get_ref().clone()).collect(),
+        all_extras: ctx.recipe.python.all_extras,
+        groups: groups.into_iter().collect(),
+        all_packages: uv.virtual_root,
+        root: pyproject.name().map(str::to_owned),
+    };
+    lock::uv::select(&uv.lock, &uv.lock_text, &selection, &ctx.target)
 }
 
-fn export_step(
-    uv: &UvProject,
-    flags: &[String],
-    locals: &[String],
-    env: &[(String, String)],
-    suffix: &str,
-    workdir: &str,
-    export_path: &str,
-) -> Step {
-    let mut args: Vec<String> = [
-        "export",
-        "--frozen",
-        "--format=requirements-txt",
-        "--no-header",
-        "--no-annotate",
-        "--no-emit-project",
-        "--no-emit-workspace",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    args.extend(
-        locals
-            .iter()
-            .map(|name| format!("--no-emit-package={name}")),
-    );
-    if uv.virtual_root {
-        args.push("--all-packages".into());
-    }
-    args.extend_from_slice(flags);
-    args.push(format!("--output-file={export_path}/requirements.txt"));
-    let binds = uv
-        .manifest_files
+/// The environment of a uv project: the empty venv, the dependency layers, the source, the
+/// local packages.
+pub(super) fn environment(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> Environment {
+    let env = env(ctx.recipe);
+    let locked = locked_env(uv, sel, ctx);
+    let groups = layers::group(&locked, ctx.budget);
+    let dependencies = groups
         .iter()
-        .map(|f| Bind {
-            source: BindSource::Context(f.clone()),
-            target: format!("{workdir}/{f}"),
-        })
+        .enumerate()
+        .map(|(i, g)| dependency_layer(i, g, &env, ctx))
         .collect();
-    Step {
-        id: StepId::Export,
-        stage: Stage::Builder,
-        title: "uv export (the dependency list)".into(),
-        keyed_on: uv.manifest_files.clone(),
-        why: "cheap and re-run on any lock or pyproject change; its output, not the lock, keys the dependency layer, so a version bump leaves the dependencies cached".into(),
-        action: Action::Run(Run {
-            script: format!("{UV_HOME}/bin/uv {}", shell::join(&args)),
-            env: env.to_vec(),
-            binds,
-            caches: vec![cache(suffix)],
-            side_output: Some(export_path.to_owned()),
-        }),
+    Environment {
+        skeleton: skeleton_step(&env, ctx),
+        dependencies,
+        source: source::copy_step(ctx.recipe, ctx.workdir),
+        project: project_step(&locked, ctx, &env),
+        single_layer_reason: None,
     }
 }
 
-fn dependencies_step(
-    uv: &UvProject,
-    env: &[(String, String)],
-    suffix: &str,
-    workdir: &str,
-    export_path: &str,
-) -> Step {
-    let count = uv
-        .lock
-        .third_party()
-        .map(|p| &p.name)
-        .collect::<BTreeSet<_>>()
-        .len();
+fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
     Step {
-        id: StepId::Dependencies,
+        id: StepId::Venv,
         stage: Stage::Builder,
-        title: format!(
-            "install {}",
-            shell::plural(count, "locked dependency", "locked dependencies")
-        ),
-        keyed_on: vec!["the exported requirements (names, versions, hashes, markers)".into()],
-        why: "dependencies change less often than the source and the version: before them".into(),
+        title: format!("uv venv {VENV}"),
+        keyed_on: vec!["the base image and uv".into()],
+        why: "the empty environment every layer installs into".into(),
         action: Action::Run(Run {
             script: format!(
-                "set -eu\n{UV_HOME}/bin/uv venv --quiet {VENV}\n{UV_HOME}/bin/uv pip install --python={VENV}/bin/python --no-deps --requirement={export_path}/requirements.txt\n{}",
-                normalize_mtimes(workdir)
+                "set -eu\n{UV_HOME}/bin/uv venv --quiet {VENV}\n{}{}",
+                compile_site_packages(env, "_virtualenv.py"),
+                normalize_mtimes(ctx.workdir)
             ),
-            env: reproducible_env(env),
-            binds: vec![Bind {
-                source: BindSource::Export,
-                target: export_path.to_owned(),
-            }],
-            caches: vec![cache(suffix)],
+            env: reproducible_env(&without_compile(env)),
+            binds: Vec::new(),
+            caches: Vec::new(),
             side_output: None,
         }),
     }
 }
 
-fn project_step(
-    uv: &UvProject,
-    flags: &[String],
-    locals: &[String],
-    project: &Project,
+fn dependency_layer(
+    index: usize,
+    group: &layers::Group,
     env: &[(String, String)],
-    suffix: &str,
-    workdir: &str,
-) -> Step {
-    let mut args: Vec<String> = ["sync", "--locked", "--no-editable"]
-        .map(str::to_owned)
-        .to_vec();
-    if uv.virtual_root {
-        args.push("--all-packages".into());
+    ctx: &EnvContext,
+) -> DependencyLayer {
+    let requirements = format!("{INPUTS_DIR}/requirements.txt");
+    let mut args: Vec<String> = vec![
+        "pip".into(),
+        "install".into(),
+        format!("--python={VENV}/bin/python"),
+        "--no-deps".into(),
+    ];
+    if group.all_hashed() {
+        args.push("--require-hashes".into());
     }
-    args.extend_from_slice(flags);
-    // uv caches built local wheels keyed on pyproject.toml's mtime: force a rebuild so the
-    // project layer always holds the source it was built from.
-    args.extend(
-        locals
+    let registries: BTreeSet<&str> = group.packages.iter().filter_map(|p| p.registry()).collect();
+    for (i, registry) in registries.into_iter().enumerate() {
+        if i == 0 && registry == lock::PYPI {
+            continue;
+        }
+        args.push(format!(
+            "--{}={registry}",
+            if i == 0 { "default-index" } else { "index" }
+        ));
+    }
+    args.push(format!("--requirement={requirements}"));
+    DependencyLayer {
+        step: Step {
+            id: StepId::Dependencies(index),
+            stage: Stage::Builder,
+            title: format!("deps: {}", group.title()),
+            keyed_on: vec!["its packages' names, versions and hashes".into()],
+            why:
+                "one layer per package (or bucket): a changed dependency re-installs only its layer"
+                    .into(),
+            action: Action::Run(Run {
+                script: format!(
+                    "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
+                    shell::join(&args),
+                    compile_records(env, "*.dist-info/RECORD"),
+                    normalize_mtimes(ctx.workdir)
+                ),
+                env: reproducible_env(&without_compile(env)),
+                binds: vec![Bind {
+                    source: BindSource::Text(group.requirements(&[])),
+                    target: requirements,
+                }],
+                caches: vec![cache(ctx.suffix)],
+                side_output: None,
+            }),
+        },
+        packages: group
+            .packages
             .iter()
-            .map(|name| format!("--reinstall-package={name}")),
-    );
-    let name = project.name.as_deref().unwrap_or("the project");
-    Step {
+            .map(|p| (format!("{} {}", p.name, p.version), p.size))
+            .collect(),
+    }
+}
+
+/// Builds and installs the project's own packages from the source, on the empty environment:
+/// their dependencies are the layers', so a dependency change never rebuilds the project.
+fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) -> Option<Step> {
+    if locked.locals.is_empty() {
+        return None;
+    }
+    let workdir = ctx.workdir;
+    let mut args: Vec<String> = vec![
+        "pip".into(),
+        "install".into(),
+        format!("--python={VENV}/bin/python"),
+        "--no-deps".into(),
+        // uv caches local builds keyed on file times, which the source copy fixes: rebuild.
+        "--reinstall".into(),
+    ];
+    args.extend(locked.locals.iter().map(|l| match l.path.as_str() {
+        "." | "" => workdir.to_owned(),
+        p => format!("{workdir}/{p}"),
+    }));
+    let names: Vec<&str> = locked.locals.iter().map(|l| l.name.as_str()).collect();
+    let name = ctx.project.name.as_deref().unwrap_or(names[0]);
+    let records: Vec<String> = names
+        .iter()
+        .map(|n| format!("{}-*.dist-info/RECORD", n.replace('-', "_")))
+        .collect();
+    Some(Step {
         id: StepId::Project,
         stage: Stage::Builder,
-        title: format!("uv sync: install {name}"),
+        title: format!("install {name} from source"),
         keyed_on: vec!["the source".into()],
         why: "the project itself, last: only it is rebuilt on a source edit".into(),
         action: Action::Run(Run {
             script: format!(
-                "set -eu\n{UV_HOME}/bin/uv {}\n{}{}\n{}",
+                "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}\n{}",
                 shell::join(&args),
-                compile_local_packages(locals, env),
+                compile_records(env, &records.join(" ")),
                 drop_uv_cache_info(),
                 normalize_mtimes(workdir)
             ),
-            // uv would byte-compile the whole environment again, which the dependency step
-            // already did: compile only the local packages (above).
             env: reproducible_env(&without_compile(env)),
             binds: Vec::new(),
-            caches: vec![cache(suffix)],
+            caches: vec![cache(ctx.suffix)],
             side_output: None,
         }),
-    }
+    })
 }
 
-/// `env` with `UV_COMPILE_BYTECODE` off.
+/// `env` with `UV_COMPILE_BYTECODE` off: uv would compile the whole environment, steps
+/// compile what they installed (see [`compile_records`]).
 fn without_compile(env: &[(String, String)]) -> Vec<(String, String)> {
     env.iter()
         .map(|(k, v)| match k.as_str() {
@@ -292,21 +273,30 @@ fn without_compile(env: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Shell lines that byte-compile the `.py` files of the local packages' dist-info `RECORD`s,
-/// when the recipe compiles bytecode (a line ending in a newline, or nothing).
-fn compile_local_packages(locals: &[String], env: &[(String, String)]) -> String {
-    let compile = env
-        .iter()
-        .any(|(k, v)| k == "UV_COMPILE_BYTECODE" && v == "1");
-    if !compile || locals.is_empty() {
+fn compiles(env: &[(String, String)]) -> bool {
+    env.iter()
+        .any(|(k, v)| k == "UV_COMPILE_BYTECODE" && v == "1")
+}
+
+/// Shell lines that byte-compile the `.py` files listed in the `RECORD`s matching `records`
+/// (globs in site-packages), when the recipe compiles bytecode: what a step installed, and
+/// nothing another layer owns. `SOURCE_DATE_EPOCH` makes them hash-checked `.pyc` files, the
+/// same bytes as uv's own compile writes.
+fn compile_records(env: &[(String, String)], records: &str) -> String {
+    if !compiles(env) {
         return String::new();
     }
-    let records: Vec<String> = locals
-        .iter()
-        .map(|n| format!("{}-*.dist-info/RECORD", n.replace('-', "_")))
-        .collect();
     format!(
-        "(cd {VENV}/lib/python*/site-packages && for r in {}; do [ -e \"$r\" ] || continue; sed -n 's/^\\([^,]*\\.py\\),.*/\\1/p' \"$r\" | grep -v '^\\.\\./' | xargs -r {VENV}/bin/python -m py_compile; done)\n",
-        records.join(" ")
+        "(cd {VENV}/lib/python*/site-packages && for r in {records}; do [ -e \"$r\" ] || continue; sed -n 's/^\\([^,]*\\.py\\),.*/\\1/p' \"$r\" | grep -v '^\\.\\./' | xargs -r {VENV}/bin/python -m compileall -q -f >/dev/null || true; done)\n"
+    )
+}
+
+/// Shell line that byte-compiles `file` of the empty environment's site-packages.
+fn compile_site_packages(env: &[(String, String)], file: &str) -> String {
+    if !compiles(env) {
+        return String::new();
+    }
+    format!(
+        "(cd {VENV}/lib/python*/site-packages && {VENV}/bin/python -m compileall -q -f {file} >/dev/null)\n"
     )
 }

@@ -75,6 +75,22 @@ pub struct PythonSection {
     pub compile_bytecode: Option<bool>,
     pub index_url: Option<Sp<String>>,
     pub extra_index_urls: Vec<Sp<String>>,
+    pub layers: Option<Sp<Layers>>,
+}
+
+/// The most dependency layers a recipe may ask for: images stay well under the ~127 layers
+/// some drivers and registries refuse.
+pub const MAX_LAYERS: u64 = 100;
+
+/// `[python] layers`: how the locked dependencies are split into image layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layers {
+    /// As many as pay off, up to the default budget, where the engine can merge layers.
+    Auto,
+    /// Everything in one layer.
+    Single,
+    /// At most this many dependency layers.
+    Max(u32),
 }
 
 impl Default for PythonSection {
@@ -91,6 +107,7 @@ impl Default for PythonSection {
             compile_bytecode: None,
             index_url: None,
             extra_index_urls: Vec::new(),
+            layers: None,
         }
     }
 }
@@ -230,6 +247,7 @@ pub fn parse(
             compile_bytecode: r.bool(&mut sec, "compile-bytecode").map(|b| *b.get_ref()),
             index_url: r.string(&mut sec, "index-url"),
             extra_index_urls: list(r.strings(&mut sec, "extra-index-urls")),
+            layers: layers(&mut r, &mut sec),
         };
         r.finish(sec);
         python
@@ -283,6 +301,31 @@ pub fn parse(
     };
     validate(&recipe, &mut r);
     r.diags.finish(recipe)
+}
+
+/// `layers = "auto" | "single" | <1..=MAX_LAYERS>`.
+fn layers(r: &mut Reader, sec: &mut Section) -> Option<Sp<Layers>> {
+    let want = "\"auto\", \"single\" or a number of layers";
+    let v = r.string_or_count(sec, "layers", want)?;
+    let span = v.span();
+    let value = match v.get_ref() {
+        (s, None) if s == "auto" => Layers::Auto,
+        (s, None) if s == "single" => Layers::Single,
+        (_, Some(n)) if (1..=MAX_LAYERS).contains(n) => Layers::Max(*n as u32),
+        (s, None) => {
+            let msg = format!("unknown layers setting `{s}`");
+            r.error(span, msg).help = Some(format!("use {want}"));
+            return None;
+        }
+        (_, Some(n)) => {
+            let msg = format!("layers = {n} is out of range");
+            r.error(span, msg).help = Some(format!(
+                "use 1 to {MAX_LAYERS} (images past ~127 layers fail on some registries), or \"auto\""
+            ));
+            return None;
+        }
+    };
+    Some(Spanned::new(span, value))
 }
 
 fn list(v: Option<Sp<Vec<Sp<String>>>>) -> Vec<Sp<String>> {

@@ -130,6 +130,33 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string or a non-negative integer, as `(string, None)` or `("", Some(n))`.
+    pub fn string_or_count(
+        &mut self,
+        sec: &mut Section,
+        key: &'static str,
+        want: &str,
+    ) -> Option<Sp<(String, Option<u64>)>> {
+        let v = sec.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => {
+                let s = self.substitute(s, v.span());
+                Some(Spanned::new(v.span(), (s, None)))
+            }
+            DeValue::Integer(i) => match i.as_str().parse::<u64>() {
+                Ok(n) => Some(Spanned::new(v.span(), (String::new(), Some(n)))),
+                Err(_) => {
+                    self.wrong_type(sec, key, v, want);
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(sec, key, v, want);
+                None
+            }
+        }
+    }
+
     pub fn bool(&mut self, sec: &mut Section, key: &'static str) -> Option<Sp<bool>> {
         let v = sec.get(key)?;
         match v.get_ref() {

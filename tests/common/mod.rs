@@ -73,6 +73,7 @@ pub fn plan_case_with(
         target: &args.target,
         build_args: &args.build_args,
         platform,
+        facts: Default::default(),
     })
 }
 

@@ -1,0 +1,172 @@
+//! One model of a locked environment: what a lock says to install for one target, whatever
+//! lock it came from. Each lock format is one reader module that turns its file and the
+//! recipe's selection (groups, extras) into a [`LockedEnv`] for a [`Target`]; the plan, the
+//! dependency layers and `explain` read only this model.
+//!
+//! - [`uv`]: `uv.lock`, walked from the project like `uv export` does;
+//! - [`requirements`]: fully pinned, hashed `requirements*.txt`.
+
+pub mod markers;
+pub mod requirements;
+pub mod uv;
+
+use std::fmt::Write;
+
+pub use markers::Target;
+
+/// The Python Package Index, where packages come from unless the lock says otherwise.
+pub const PYPI: &str = "https://pypi.org/simple";
+
+/// Where a third-party package comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PackageSource {
+    /// A package index (its simple API URL, e.g. `https://pypi.org/simple`).
+    Registry(String),
+    /// A direct reference, as a PEP 508 URL: `git+https://…@<commit>`, `https://…/x.whl`.
+    Direct(String),
+}
+
+/// A third-party package the environment installs, pinned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedPackage {
+    /// PEP 503-normalised.
+    pub name: String,
+    pub version: String,
+    pub source: PackageSource,
+    /// `sha256:…` of every artifact the lock allows (wheels and sdist), sorted.
+    pub hashes: Vec<String>,
+    /// Bytes of the wheel the target would install (an estimate from the lock); 0 if unknown.
+    pub size: u64,
+    /// The PEP 508 marker under which it is installed; `None` when always.
+    pub marker: Option<String>,
+}
+
+impl LockedPackage {
+    /// The package as a line of a requirements file, in the shape `uv export` writes:
+    /// `name==version ; marker --hash=…`, or `name @ url ; marker`.
+    pub fn requirement_line(&self) -> String {
+        let mut line = match &self.source {
+            PackageSource::Registry(_) => format!("{}=={}", self.name, self.version),
+            PackageSource::Direct(url) => format!("{} @ {url}", self.name),
+        };
+        if let Some(marker) = &self.marker {
+            let _ = write!(line, " ; {marker}");
+        }
+        for hash in &self.hashes {
+            let _ = write!(line, " \\\n    --hash={hash}");
+        }
+        line
+    }
+
+    /// The index to install it from, when it comes from one.
+    pub fn registry(&self) -> Option<&str> {
+        match &self.source {
+            PackageSource::Registry(url) => Some(url),
+            PackageSource::Direct(_) => None,
+        }
+    }
+}
+
+/// A package of the project itself (the project, a workspace member, a path dependency):
+/// installed from the source, after the dependencies.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LocalPackage {
+    pub name: String,
+    /// Relative to the project root, `/`-separated (`.` for the project itself).
+    pub path: String,
+}
+
+/// What one target installs, from one lock.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockedEnv {
+    /// Third-party packages, sorted by name then version.
+    pub packages: Vec<LockedPackage>,
+    /// Local packages to build and install, sorted by path.
+    pub locals: Vec<LocalPackage>,
+    /// Packages the lock has but the target leaves out (their marker is false there), by name.
+    pub excluded: Vec<String>,
+}
+
+/// The size of the wheel of `artifacts` that `target` would install, estimated from wheel file
+/// names: the largest wheel built for the target's architecture (or for any), else the sdist.
+pub fn estimated_size<'a>(
+    wheels: impl IntoIterator<Item = (&'a str, u64)>,
+    sdist: Option<u64>,
+    target: &Target,
+) -> u64 {
+    let machine = target.platform_machine();
+    let mut best = None::<u64>;
+    for (url, size) in wheels {
+        let file = url.rsplit('/').next().unwrap_or(url);
+        let Some(stem) = file.strip_suffix(".whl") else {
+            continue;
+        };
+        // name-version(-build)?-python-abi-platform.whl; the platform tag may be compressed
+        // (`manylinux_2_17_x86_64.manylinux2014_x86_64`).
+        let platform = stem.rsplit('-').next().unwrap_or("");
+        let fits = platform == "any"
+            || platform
+                .split('.')
+                .any(|p| p.starts_with("manylinux") || p.starts_with("linux"))
+                && platform.contains(machine);
+        if fits {
+            best = Some(best.map_or(size, |b| b.max(size)));
+        }
+    }
+    best.or(sdist).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Platform;
+
+    #[test]
+    fn requirement_lines_look_like_uv_export() {
+        let mut p = LockedPackage {
+            name: "typing-extensions".into(),
+            version: "4.12.2".into(),
+            source: PackageSource::Registry("https://pypi.org/simple".into()),
+            hashes: vec!["sha256:aa".into(), "sha256:bb".into()],
+            size: 1,
+            marker: Some("python_full_version < '3.13'".into()),
+        };
+        assert_eq!(
+            p.requirement_line(),
+            "typing-extensions==4.12.2 ; python_full_version < '3.13' \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb"
+        );
+        p.source = PackageSource::Direct("git+https://github.com/a/b@0123".into());
+        p.hashes.clear();
+        p.marker = None;
+        assert_eq!(
+            p.requirement_line(),
+            "typing-extensions @ git+https://github.com/a/b@0123"
+        );
+    }
+
+    #[test]
+    fn sizes_come_from_the_wheel_for_the_target() {
+        let wheels = [
+            (
+                "https://x/numpy-2.1.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                16,
+            ),
+            (
+                "https://x/numpy-2.1.3-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+                14,
+            ),
+            ("https://x/numpy-2.1.3-cp311-cp311-win_amd64.whl", 12),
+            (
+                "https://x/numpy-2.1.3-cp311-cp311-macosx_14_0_x86_64.whl",
+                99,
+            ),
+        ];
+        let amd64 = Target::new(Platform::parse("linux/amd64").unwrap(), None);
+        let arm64 = Target::new(Platform::parse("linux/arm64").unwrap(), None);
+        assert_eq!(estimated_size(wheels, Some(5), &amd64), 16);
+        assert_eq!(estimated_size(wheels, Some(5), &arm64), 14);
+        let pure = [("https://x/six-1.17.0-py2.py3-none-any.whl", 11)];
+        assert_eq!(estimated_size(pure, Some(34), &arm64), 11);
+        assert_eq!(estimated_size([], Some(34), &arm64), 34);
+    }
+}

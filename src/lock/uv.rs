@@ -1,0 +1,423 @@
+//! `uv.lock` → [`LockedEnv`]: the packages `uv sync` would install for the recipe's groups and
+//! extras on the target, found the way `uv export` finds them. From the project (or, in a
+//! virtual workspace, every member), each dependency edge is followed; a package's marker is
+//! the `or` over every path that reaches it of the `and` of the markers along the path, so
+//! forks (several versions of one package) and platform-only dependencies come out exactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pep508_rs::{ExtraName, MarkerTree};
+
+use super::markers::{self, Target};
+use super::{LocalPackage, LockedEnv, LockedPackage, PackageSource, estimated_size};
+use crate::detect::pyproject::normalize_name;
+use crate::detect::uvlock::{LockedDependency, LockedPackage as UvPackage, SourceKind, UvLock};
+
+/// What to install, as `uv sync` flags say it.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// `--extra` of the root packages.
+    pub extras: Vec<String>,
+    /// `--all-extras`.
+    pub all_extras: bool,
+    /// Dependency groups to install (`--group`, plus the default groups unless disabled).
+    pub groups: Vec<String>,
+    /// `--all-packages`: every workspace member is a root (virtual workspace roots).
+    pub all_packages: bool,
+    /// The root project's name; `None` in a virtual workspace.
+    pub root: Option<String>,
+}
+
+/// A part of a package that can be depended on: the package itself, one of its extras, or
+/// (roots only) one of its dependency groups.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Base,
+    Extra(String),
+    Group(String),
+}
+
+type Node = (usize, Part);
+
+/// The environment `lock` installs for `selection` on `target`. `text` is the lock's text, for
+/// the artifacts [`UvLock::parse`] does not keep.
+pub fn select(lock: &UvLock, text: &str, selection: &Selection, target: &Target) -> LockedEnv {
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, p) in lock.packages.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_default().push(i);
+    }
+    let find = |name: &str| by_name.get(normalize_name(name).as_str());
+
+    // Roots, each reached under `true`.
+    let mut roots: Vec<usize> = Vec::new();
+    if let Some(root) = &selection.root {
+        roots.extend(find(root).into_iter().flatten());
+    }
+    if selection.all_packages {
+        let members = lock.manifest.iter().flat_map(|m| &m.members);
+        roots.extend(members.filter_map(|m| find(m)).flatten());
+    }
+    roots.sort();
+    roots.dedup();
+    let mut start: Vec<Node> = Vec::new();
+    let mut active_extras: BTreeSet<ExtraName> = BTreeSet::new();
+    for &r in &roots {
+        let pkg = &lock.packages[r];
+        start.push((r, Part::Base));
+        let extras: Vec<String> = if selection.all_extras {
+            pkg.optional_dependencies.keys().cloned().collect()
+        } else {
+            selection.extras.iter().map(|e| normalize_name(e)).collect()
+        };
+        for extra in extras {
+            active_extras.extend(conflict_item("extra", &pkg.name, &extra));
+            start.push((r, Part::Extra(extra)));
+        }
+        for group in &selection.groups {
+            let group = normalize_name(group);
+            active_extras.extend(conflict_item("group", &pkg.name, &group));
+            start.push((r, Part::Group(group)));
+        }
+    }
+
+    // Markers reaching each node, grown to a fixed point (a node is revisited only when its
+    // marker grows, and markers only grow, so this ends).
+    let mut reach: BTreeMap<Node, MarkerTree> = BTreeMap::new();
+    let mut work: Vec<Node> = Vec::new();
+    for node in start {
+        if grow(&mut reach, node.clone(), &MarkerTree::TRUE) {
+            work.push(node);
+        }
+    }
+    while let Some(node) = work.pop() {
+        let here = reach[&node].clone();
+        let (index, part) = &node;
+        let pkg = &lock.packages[*index];
+        let edges: &[LockedDependency] = match part {
+            Part::Base => &pkg.dependencies,
+            Part::Extra(e) => {
+                // An extra brings its package along.
+                if grow(&mut reach, (*index, Part::Base), &here) {
+                    work.push((*index, Part::Base));
+                }
+                pkg.optional_dependencies
+                    .iter()
+                    .find(|(k, _)| normalize_name(k) == *e)
+                    .map_or(&[], |(_, v)| v.as_slice())
+            }
+            Part::Group(g) => pkg
+                .dev_dependencies
+                .iter()
+                .find(|(k, _)| normalize_name(k) == *g)
+                .map_or(&[], |(_, v)| v.as_slice()),
+        };
+        for edge in edges {
+            let Some(child) = resolve_edge(lock, find(&edge.name), edge) else {
+                continue;
+            };
+            let mut marker = here.clone();
+            if let Some(m) = &edge.marker {
+                // An unparsable marker is kept as always true: installing too much is safe,
+                // the project step's own install would add what a layer missed anyway.
+                marker.and(markers::parse(m).unwrap_or(MarkerTree::TRUE));
+            }
+            let parts = std::iter::once(Part::Base)
+                .chain(edge.extra.iter().map(|x| Part::Extra(normalize_name(x))));
+            for part in parts {
+                let node = (child, part);
+                if grow(&mut reach, node.clone(), &marker) {
+                    work.push(node);
+                }
+            }
+        }
+    }
+
+    let mut env = LockedEnv::default();
+    for (i, pkg) in lock.packages.iter().enumerate() {
+        let Some(marker) = reach.get(&(i, Part::Base)) else {
+            continue;
+        };
+        let marker = markers::without_extras(marker, &active_extras);
+        let marker = match target.decide(&marker, &[]) {
+            Some(false) => {
+                env.excluded.push(pkg.name.clone());
+                continue;
+            }
+            Some(true) => None,
+            None => markers::to_text(&marker),
+        };
+        match pkg.source_kind() {
+            SourceKind::Local(path) => {
+                if !is_virtual(pkg) {
+                    env.locals.push(LocalPackage {
+                        name: pkg.name.clone(),
+                        path,
+                    });
+                }
+            }
+            _ => env.packages.push(third_party(pkg, text, marker, target)),
+        }
+    }
+    env.packages
+        .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    env.locals.sort();
+    env.excluded.sort();
+    env.excluded.dedup();
+    env
+}
+
+/// `or`s `marker` into what reaches `node`; whether that changed anything.
+fn grow(reach: &mut BTreeMap<Node, MarkerTree>, node: Node, marker: &MarkerTree) -> bool {
+    if marker.is_false() {
+        return false;
+    }
+    match reach.get_mut(&node) {
+        Some(have) => {
+            let mut grown = have.clone();
+            grown.or(marker.clone());
+            let changed = grown != *have;
+            *have = grown;
+            changed
+        }
+        None => {
+            reach.insert(node, marker.clone());
+            true
+        }
+    }
+}
+
+/// The package an edge points at: the only one of its name, else the one of its version and
+/// source.
+fn resolve_edge(
+    lock: &UvLock,
+    candidates: Option<&Vec<usize>>,
+    edge: &LockedDependency,
+) -> Option<usize> {
+    let candidates = candidates?;
+    if let [only] = candidates.as_slice() {
+        return Some(*only);
+    }
+    candidates.iter().copied().find(|&i| {
+        let p = &lock.packages[i];
+        edge.version
+            .as_ref()
+            .is_none_or(|v| p.version.as_ref() == Some(v))
+            && edge.source.as_ref().is_none_or(|s| *s == p.source)
+    })
+}
+
+/// How uv names an extra or group of `package` in conflict markers
+/// (`extra == 'extra-7-project-cpu'`).
+fn conflict_item(kind: &str, package: &str, item: &str) -> Option<ExtraName> {
+    format!("{kind}-{}-{package}-{item}", package.len())
+        .parse()
+        .ok()
+}
+
+/// A workspace root without a `[project]` (or with `package = false`): never installed.
+fn is_virtual(pkg: &UvPackage) -> bool {
+    pkg.source.contains_key("virtual")
+}
+
+fn third_party(
+    pkg: &UvPackage,
+    text: &str,
+    marker: Option<String>,
+    target: &Target,
+) -> LockedPackage {
+    let artifacts = pkg.artifacts(text);
+    let mut hashes: Vec<String> = artifacts
+        .wheels
+        .iter()
+        .chain(&artifacts.sdist)
+        .filter_map(|a| a.hash.clone())
+        .collect();
+    hashes.sort();
+    hashes.dedup();
+    let wheels = artifacts
+        .wheels
+        .iter()
+        .filter_map(|w| Some((w.url.as_deref()?, w.size?)));
+    let size = estimated_size(
+        wheels,
+        artifacts.sdist.as_ref().and_then(|s| s.size),
+        target,
+    );
+    let string = |key: &str| pkg.source.get(key).and_then(toml::Value::as_str);
+    let source = if let Some(git) = string("git") {
+        PackageSource::Direct(git_url(git))
+    } else if let Some(url) = string("url") {
+        PackageSource::Direct(url.to_owned())
+    } else {
+        PackageSource::Registry(string("registry").unwrap_or(super::PYPI).into())
+    };
+    LockedPackage {
+        name: pkg.name.clone(),
+        version: pkg.version.clone().unwrap_or_default(),
+        source,
+        // A git checkout has no artifact hash; uv pins it by commit.
+        hashes: if string("git").is_some() {
+            Vec::new()
+        } else {
+            hashes
+        },
+        size,
+        marker,
+    }
+}
+
+/// uv.lock's `https://host/repo?rev=main&subdirectory=x#<commit>` as the PEP 508 URL
+/// `git+https://host/repo@<commit>#subdirectory=x`, as `uv export` writes it.
+fn git_url(lock_url: &str) -> String {
+    let (rest, commit) = lock_url.split_once('#').unwrap_or((lock_url, ""));
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let subdirectory = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("subdirectory="));
+    let mut url = format!("git+{base}");
+    if !commit.is_empty() {
+        url.push('@');
+        url.push_str(commit);
+    }
+    if let Some(sub) = subdirectory {
+        url.push_str("#subdirectory=");
+        url.push_str(sub);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Platform;
+
+    fn lock(path: &str) -> (UvLock, String) {
+        let text =
+            std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        (UvLock::parse(&text).unwrap(), text)
+    }
+
+    fn target(platform: &str, python: Option<&str>) -> Target {
+        Target::new(
+            Platform::parse(platform).unwrap(),
+            python.map(|v| v.parse().unwrap()),
+        )
+    }
+
+    fn names(env: &LockedEnv) -> Vec<String> {
+        env.packages
+            .iter()
+            .map(|p| format!("{}=={}", p.name, p.version))
+            .collect()
+    }
+
+    #[test]
+    fn the_project_its_extras_and_groups() {
+        let (lock, text) = lock("testdata/uv-groups-extras/uv.lock");
+        let t = target("linux/amd64", Some("3.11.2"));
+        let base = Selection {
+            root: Some("webapp".into()),
+            ..Default::default()
+        };
+        let plain = select(&lock, &text, &base, &t);
+        assert_eq!(
+            plain.locals,
+            [LocalPackage {
+                name: "webapp".into(),
+                path: ".".into()
+            }]
+        );
+        let with_all = select(
+            &lock,
+            &text,
+            &Selection {
+                all_extras: true,
+                groups: lock.packages[lock
+                    .packages
+                    .iter()
+                    .position(|p| p.name == "webapp")
+                    .unwrap()]
+                .dev_dependencies
+                .keys()
+                .cloned()
+                .collect(),
+                ..base.clone()
+            },
+            &t,
+        );
+        assert!(
+            names(&with_all).len() > names(&plain).len(),
+            "{:?} {:?}",
+            names(&with_all),
+            names(&plain)
+        );
+        for p in &plain.packages {
+            assert!(with_all.packages.contains(p));
+            assert!(!p.hashes.is_empty(), "{}", p.name);
+            assert!(p.size > 0, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn workspace_members_are_local_and_their_dependencies_third_party() {
+        let (lock, text) = lock("testdata/uv-workspace/uv.lock");
+        let env = select(
+            &lock,
+            &text,
+            &Selection {
+                root: Some("app".into()),
+                ..Default::default()
+            },
+            &target("linux/amd64", None),
+        );
+        assert_eq!(names(&env), ["idna==3.20", "six==1.17.0"]);
+        let paths: Vec<&str> = env.locals.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(paths, [".", "packages/core"]);
+    }
+
+    #[test]
+    fn forks_pick_one_version_per_python_and_keep_markers_when_it_is_unknown() {
+        let (lock, text) = lock("bench/large-lock/uv.lock");
+        let sel = Selection {
+            root: Some("large-lock".into()),
+            ..Default::default()
+        };
+        let versions = |env: &LockedEnv, name: &str| -> Vec<String> {
+            env.packages
+                .iter()
+                .filter(|p| p.name == name)
+                .map(|p| p.version.clone())
+                .collect()
+        };
+        let py311 = select(&lock, &text, &sel, &target("linux/amd64", Some("3.11.9")));
+        let py312 = select(&lock, &text, &sel, &target("linux/amd64", Some("3.12.4")));
+        assert_eq!(versions(&py311, "django"), ["5.2.19"]);
+        assert_eq!(versions(&py312, "django"), ["6.1.3"]);
+        assert!(py311.packages.iter().all(|p| p.marker.is_none()));
+        assert!(
+            py311
+                .excluded
+                .iter()
+                .any(|n| n == "colorama" || n == "pywin32"),
+            "{:?}",
+            py311.excluded
+        );
+        let unknown = select(&lock, &text, &sel, &target("linux/amd64", None));
+        assert_eq!(versions(&unknown, "django"), ["5.2.19", "6.1.3"]);
+        assert!(unknown.packages.iter().any(|p| p.marker.is_some()));
+        assert!(unknown.packages.len() >= py311.packages.len());
+        assert_eq!(py311.locals, []);
+    }
+
+    #[test]
+    fn git_urls_are_written_as_uv_export_writes_them() {
+        assert_eq!(
+            git_url("https://github.com/encode/httpx?rev=master#4b5a92e"),
+            "git+https://github.com/encode/httpx@4b5a92e"
+        );
+        assert_eq!(
+            git_url("https://github.com/a/b?subdirectory=pkg&rev=v1#abc"),
+            "git+https://github.com/a/b@abc#subdirectory=pkg"
+        );
+    }
+}
