@@ -73,6 +73,14 @@ struct BuildArgs {
     /// The target platform, e.g. `linux/arm64`; default the host's.
     #[arg(long)]
     platform: Option<String>,
+    /// Lower for an engine without MergeOp/DiffOp (Docker's classic image store): layers are
+    /// copied onto the image instead of merged.
+    #[arg(long)]
+    copy_layers: bool,
+    /// The base image's Python version (e.g. 3.12.7), to decide the lock's markers as the
+    /// frontend does with the base image's PYTHON_VERSION.
+    #[arg(long, value_name = "VERSION")]
+    python: Option<String>,
 }
 
 /// Input problems: printed to stderr, exit code 2.
@@ -86,6 +94,7 @@ struct Loaded {
     build_args: BTreeMap<String, String>,
     platform: Platform,
     target: String,
+    facts: crate::plan::Facts,
 }
 
 impl Loaded {
@@ -98,7 +107,7 @@ impl Loaded {
             target: &self.target,
             build_args: &self.build_args,
             platform: self.platform.clone(),
-            facts: crate::plan::Facts::default(),
+            facts: self.facts.clone(),
         }
     }
 }
@@ -142,7 +151,23 @@ fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
         Some(p) => Platform::parse(p).map_err(|e| usage_error(format!("--platform: {e}")))?,
         None => Platform::host(),
     };
+    let python = match &args.python {
+        Some(v) => Some(
+            v.parse()
+                .map_err(|e| usage_error(format!("--python {v}: {e}")))?,
+        ),
+        None => None,
+    };
+    let facts = crate::plan::Facts {
+        python,
+        join: if args.copy_layers {
+            crate::plan::Join::Copy
+        } else {
+            crate::plan::Join::Merge
+        },
+    };
     Ok(Loaded {
+        facts,
         recipe_file: display_name(&recipe_path),
         recipe_text,
         recipe_dockerignore,

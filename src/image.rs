@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::plan::Plan;
+use crate::plan::{Join, Plan};
 
 /// What the base image's config says, as far as the build needs it. Filled from
 /// `ResolveImageConfig` by the frontend; the CLI, with no daemon, uses `BaseConfig::default()`.
@@ -192,15 +192,17 @@ pub fn image_config(plan: &Plan, base: &BaseConfig, source_date_epoch: Option<i6
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    // The runtime stage's own steps, then one layer per builder step each graft spans
-    // (BuildKit's DiffOp keeps the layer chain when lower is an ancestor of upper).
+    // The runtime stage's own steps, then the environment's layers: merged, one per builder
+    // step each DiffOp spans (BuildKit keeps the layer chain when lower is an ancestor of
+    // upper); copied, one per copy.
     let runtime = plan.runtime.iter().map(|step| step.title.clone());
-    let grafted = plan.layers().into_iter().flat_map(|layer| {
-        layer
+    let grafted = plan.layers().into_iter().flat_map(|layer| match plan.join {
+        Join::Merge => layer
             .steps
             .into_iter()
             .map(|step| step.title.clone())
-            .collect::<Vec<_>>()
+            .collect(),
+        Join::Copy => vec![layer.title],
     });
     for title in runtime.chain(grafted) {
         history.push(history_entry(

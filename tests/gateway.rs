@@ -602,12 +602,24 @@ async fn invalid_options_are_returned_as_errors() {
 }
 
 #[tokio::test]
-async fn daemons_without_merge_and_diff_are_refused() {
+async fn daemons_without_merge_and_diff_get_copied_layers() {
     let mut daemon = uv_project(&testdata("pycache.toml"));
     daemon.llb_caps = vec!["source.local"];
     let daemon = drive(daemon, &[]).await;
-    let ret = the_return(&daemon);
-    assert!(error_of(&ret).message.contains("mergeop"));
+    assert_eq!(the_return(&daemon).error, None);
+    let recorded = daemon.recorded.lock().unwrap();
+    let build = recorded.solves[2].definition.as_ref().unwrap();
+    let ops: Vec<_> = build
+        .def
+        .iter()
+        .filter_map(|b| llb_pb::Op::decode(b.as_slice()).unwrap().op)
+        .collect();
+    assert!(
+        !ops.iter()
+            .any(|op| matches!(op, llb_pb::op::Op::Merge(_) | llb_pb::op::Op::Diff(_))),
+        "no MergeOp or DiffOp on an engine without them"
+    );
+    assert!(ops.iter().any(|op| matches!(op, llb_pb::op::Op::File(_))));
 }
 
 #[tokio::test]

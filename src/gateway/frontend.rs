@@ -20,8 +20,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::image::{BaseConfig, image_config};
 use crate::llb::{self, source};
 use crate::lower::{ContextSource, LowerOptions};
-use crate::plan::Facts;
 use crate::plan::Plan;
+use crate::plan::{Facts, Join};
 use crate::platform::Platform;
 use crate::{DEFAULT_RECIPE, Inputs, prepare};
 
@@ -123,9 +123,9 @@ pub async fn answer<T: BridgeTransport>(
         .ping(pb::PingRequest {})
         .await
         .map_err(FrontendError::daemon("ping BuildKit"))?;
-    check_llb_caps(&pong)?;
+    let join = join_for(&pong);
     match opts.request_id.as_deref() {
-        None => build(client, opts).await,
+        None => build(client, opts, join).await,
         Some(subrequests::DESCRIBE) => Ok(subrequests::describe()),
         Some(subrequests::TARGETS) => {
             let recipe = read_recipe(client, opts).await?;
@@ -147,22 +147,38 @@ pub async fn answer<T: BridgeTransport>(
     }
 }
 
-/// The lowering uses MergeOp and DiffOp (BuildKit 0.10+). An empty list means the daemon did
-/// not say; then the Solve will tell.
-fn check_llb_caps(pong: &pb::PongResponse) -> Result<(), FrontendError> {
-    if pong.llb_caps.is_empty() {
-        return Ok(());
+/// How layers can be joined on this engine: MergeOp and DiffOp where its LLB caps have both
+/// (BuildKit 0.10+ with a snapshotter that supports them), else copies. Docker Engine's
+/// classic image store reports them disabled. An empty list means the daemon did not say.
+fn join_for(pong: &pb::PongResponse) -> Join {
+    let enabled = |id: &str| pong.llb_caps.iter().any(|c| c.id == id && c.enabled);
+    if pong.llb_caps.is_empty() || (enabled("mergeop") && enabled("diffop")) {
+        Join::Merge
+    } else {
+        Join::Copy
     }
-    for needed in ["mergeop", "diffop"] {
-        let enabled = pong.llb_caps.iter().any(|c| c.id == needed && c.enabled);
-        if !enabled {
-            return Err(FrontendError::Other(format!(
-                "this BuildKit lacks the LLB capability `{needed}` that pycache needs: use \
-                 BuildKit 0.10 or newer (Docker 23 or newer)"
-            )));
-        }
+}
+
+/// What building with copies gives up, said once per build as a BuildKit warning (buildx
+/// prints it after the build) and in the log.
+async fn warn_copy_join<T: BridgeTransport>(client: &mut LlbBridgeClient<T>, recipe: &RecipeFile) {
+    let short = "this engine cannot merge layers (no MergeOp/DiffOp, e.g. Docker's classic image store): dependency layers are copied";
+    let detail = "Each dependency layer is still installed on its own and reused from the cache, \
+                  but the layers are copied onto the image one after another, so a changed \
+                  layer is copied again with every layer above it and those are exported again. \
+                  Turn on the containerd image store (Docker Engine: \"features\": \
+                  {\"containerd-snapshotter\": true}) or use a BuildKit builder \
+                  (docker buildx create --driver docker-container) to join layers without copies.";
+    log(&format!("warning: {short}"));
+    let request = pb::WarnRequest {
+        level: 1,
+        short: format!("{}: {short}", recipe.name).into_bytes(),
+        detail: vec![detail.as_bytes().to_vec()],
+        ..Default::default()
+    };
+    if let Err(e) = client.warn(request).await {
+        log(&format!("could not send the warning to BuildKit: {e}"));
     }
-    Ok(())
 }
 
 /// The recipe and its `.dockerignore`, as read from the `dockerfile` local.
@@ -472,9 +488,14 @@ struct Built {
 async fn build<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     opts: &FrontendOptions,
+    join: Join,
 ) -> Result<pb::Result, FrontendError> {
     let recipe = read_recipe(client, opts).await?;
     let files = read_project(client, opts).await?;
+    let unknown = Facts {
+        join,
+        ..Facts::default()
+    };
 
     // Plan every platform before touching the daemon again: problems are reported first.
     let inputs = Inputs {
@@ -485,13 +506,16 @@ async fn build<T: BridgeTransport>(
         target: &opts.target,
         build_args: &opts.build_args,
         platform: opts.default_platform.clone(),
-        facts: Facts::default(),
+        facts: unknown.clone(),
     };
     let prepared = prepare(&inputs).map_err(|d| invalid(d, &recipe, &files))?;
     let mut plans = Vec::new();
     for platform in opts.target_platforms() {
-        let plan = prepared.plan(&opts.target, &platform, &Facts::default());
+        let plan = prepared.plan(&opts.target, &platform, &unknown);
         plans.push(plan.map_err(|d| invalid(d, &recipe, &files))?);
+    }
+    if join == Join::Copy {
+        warn_copy_join(client, &recipe).await;
     }
 
     let mut built = Vec::new();
@@ -500,6 +524,7 @@ async fn build<T: BridgeTransport>(
         // The base image's Python decides the lock's markers exactly.
         let facts = Facts {
             python: base.python_version(),
+            join,
         };
         let refined;
         let plan = if facts.python.is_some() {

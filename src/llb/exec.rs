@@ -31,8 +31,6 @@ pub enum MountSource {
         id: String,
         optional: bool,
     },
-    /// An empty writable directory whose contents become an output.
-    Scratch,
 }
 
 #[derive(Clone, Debug)]
@@ -117,12 +115,6 @@ impl State {
                         outputs.push(m.dest.clone());
                         next_output += 1;
                     }
-                }
-                MountSource::Scratch => {
-                    pm.mount_type = pb::MountType::Bind as i32;
-                    pm.output = next_output;
-                    outputs.push(m.dest.clone());
-                    next_output += 1;
                 }
                 MountSource::Cache { id, sharing } => {
                     pm.mount_type = pb::MountType::Cache as i32;

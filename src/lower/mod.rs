@@ -4,7 +4,7 @@
 
 use crate::image::{BaseConfig, merge_env};
 use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, OpMeta, Sharing, State, source};
-use crate::plan::{Action, BindSource, LayerKind, Plan, Run, Stage, Step};
+use crate::plan::{Action, BindSource, Join, LayerKind, Plan, Run, Stage, Step, VENV};
 
 /// Where the build context comes from: the `context` local of a session (frontend), or a
 /// `--local context=DIR` given to `buildctl` (CLI output).
@@ -93,20 +93,65 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
         .runtime
         .iter()
         .fold(image, |state, step| l.step(step, &state));
-    let layers = plan.layers().into_iter().map(|layer| {
-        let meta = l.meta(Stage::Runtime, layer.vertex_name());
-        let (lower, upper) = match layer.kind {
-            LayerKind::Skeleton => (&toolchain, &skeleton),
-            LayerKind::Dependencies(i) => (&skeleton, &dependencies[i]),
-            LayerKind::Project => (&skeleton, &project),
-        };
-        State::diff(lower, upper, meta)
-    });
-    let states: Vec<State> = std::iter::once(runtime).chain(layers).collect();
-    State::merge(
-        &states,
-        l.meta(Stage::Runtime, "[runtime] merge layers".into()),
-    )
+    let layers = plan.layers();
+    let upper = |kind: LayerKind| match kind {
+        LayerKind::Skeleton => &skeleton,
+        LayerKind::Dependencies(i) => &dependencies[i],
+        LayerKind::Project => &project,
+    };
+    match plan.join {
+        Join::Merge => {
+            let diffs = layers.iter().map(|layer| {
+                let lower = match layer.kind {
+                    LayerKind::Skeleton => &toolchain,
+                    _ => &skeleton,
+                };
+                let meta = l.meta(Stage::Runtime, layer.vertex_name());
+                State::diff(lower, upper(layer.kind), meta)
+            });
+            let states: Vec<State> = std::iter::once(runtime).chain(diffs).collect();
+            State::merge(
+                &states,
+                l.meta(Stage::Runtime, "[runtime] merge layers".into()),
+            )
+        }
+        // Each layer's directories copied from its step's result: the environment (with the
+        // skeleton's few files again, identical) or, for the project, the workdir too.
+        Join::Copy => layers.iter().fold(runtime, |image, layer| {
+            let mut roots = vec![VENV.to_owned()];
+            if layer.kind == LayerKind::Project {
+                roots = project_roots(&plan.workdir);
+            }
+            let mut ops = image.file();
+            for root in roots {
+                ops = ops.copy(
+                    upper(layer.kind),
+                    &root,
+                    &root,
+                    CopyOptions {
+                        dir_copy_contents: true,
+                        create_dest_path: true,
+                        allow_wildcard: false,
+                        ..Default::default()
+                    },
+                );
+            }
+            ops.meta(l.meta(Stage::Runtime, layer.vertex_name()))
+                .into_state()
+        }),
+    }
+}
+
+/// The directories a project layer copies: the workdir, and the venv when it is elsewhere.
+fn project_roots(workdir: &str) -> Vec<String> {
+    let under = |dir: &str, root: &str| {
+        root == "/" || dir == root || dir.starts_with(&format!("{}/", root.trim_end_matches('/')))
+    };
+    if under(VENV, workdir) {
+        vec![workdir.to_owned()]
+    } else {
+        vec![VENV.to_owned(), workdir.to_owned()]
+    }
 }
 
 /// What lowering a step needs besides the step: the plan, the options, the context sources.
@@ -190,7 +235,13 @@ impl<'a> Lowering<'a> {
                 // Copied onto scratch and merged, not copied onto the builder: the copy then
                 // creates the workdir itself, with the fixed mtime, instead of changing the mtime
                 // of a directory that already exists.
-                let source = State::scratch()
+                // Without MergeOp, copied onto the builder (the workdir's own time changes,
+                // and the project step sets it back).
+                let onto = match self.plan.join {
+                    Join::Merge => State::scratch(),
+                    Join::Copy => current.clone(),
+                };
+                let source = onto
                     .file()
                     .copy(
                         &self.full_context,
@@ -210,10 +261,13 @@ impl<'a> Lowering<'a> {
                     )
                     .meta(meta)
                     .into_state();
-                State::merge(
-                    &[current.clone(), source],
-                    self.meta(step.stage, "merge source into the builder".into()),
-                )
+                match self.plan.join {
+                    Join::Merge => State::merge(
+                        &[current.clone(), source],
+                        self.meta(step.stage, "merge source into the builder".into()),
+                    ),
+                    Join::Copy => source,
+                }
             }
             Action::CopyFromImage { image, src, dest } => {
                 let from = source::image(
@@ -285,12 +339,6 @@ impl<'a> Lowering<'a> {
             dest: "/tmp".into(),
             source: MountSource::Tmpfs,
         });
-        if let Some(out) = &run.side_output {
-            mounts.push(Mount {
-                dest: out.clone(),
-                source: MountSource::Scratch,
-            });
-        }
         let base = &self.opts.base;
         let mut args = if base.shell.is_empty() {
             vec!["/bin/sh".to_owned(), "-c".to_owned()]
@@ -313,15 +361,11 @@ impl<'a> Lowering<'a> {
             } else {
                 "0:0".into()
             },
-            network_none: false,
+            network_none: run.offline,
             mounts,
             meta,
         };
-        let result = current.run(exec);
-        match &run.side_output {
-            Some(out) => result.mount(out).unwrap_or_default(),
-            None => result.root(),
-        }
+        current.run(exec).root()
     }
 }
 

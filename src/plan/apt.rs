@@ -75,7 +75,7 @@ fn step(id: StepId, stage: Stage, packages: Vec<String>, platform: &Platform, wh
                     sharing: Sharing::Locked,
                 },
             ],
-            side_output: None,
+            offline: false,
         }),
     }
 }

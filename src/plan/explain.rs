@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Action, BindSource, Plan, RuntimeUser, Step, plural};
+use super::{Action, BindSource, Join, Plan, RuntimeUser, Step, plural};
 
 pub fn explain(plan: &Plan) -> String {
     let mut out = String::new();
@@ -43,18 +43,26 @@ pub fn explain(plan: &Plan) -> String {
     }
     n += 1;
     let layers = plan.layers();
+    let (how, rebuilt) = match plan.join {
+        Join::Merge => (
+            "joined without copies (MergeOp of DiffOps)",
+            "a layer's own step changes; the others are reused as they are",
+        ),
+        Join::Copy => (
+            "copied onto the image in turn (this engine has no MergeOp/DiffOp)",
+            "a layer's own step changes, or any layer below it: each install is still reused, \
+             but the copies above a changed layer are made and exported again",
+        ),
+    };
     let _ = writeln!(
         out,
-        "  {n:>2}. the environment's {}, joined without copies (MergeOp of DiffOps):",
+        "  {n:>2}. the environment's {}, {how}:",
         plural(layers.len(), "layer", "layers")
     );
     for layer in &layers {
         let _ = writeln!(out, "        {}", layer.title);
     }
-    let _ = writeln!(
-        out,
-        "      rebuilt when: a layer's own step changes; the others are reused as they are"
-    );
+    let _ = writeln!(out, "      rebuilt when: {rebuilt}");
     let img = &plan.image;
     let _ = writeln!(out, "\nimage config");
     if let Some(e) = &img.entrypoint {
@@ -87,9 +95,7 @@ pub fn explain(plan: &Plan) -> String {
 
 /// One step: its title, what invalidates it, why it is there, and its mounts.
 fn step_lines(out: &mut String, n: usize, step: &Step) {
-    let side = matches!(&step.action, Action::Run(r) if r.side_output.is_some());
-    let marker = if side { " (side output, no layer)" } else { "" };
-    let _ = writeln!(out, "  {n:>2}. {}{marker}", step.title);
+    let _ = writeln!(out, "  {n:>2}. {}", step.title);
     let _ = writeln!(out, "      rebuilt when: {}", step.keyed_on.join("; "));
     let _ = writeln!(out, "      why here:     {}", step.why);
     let Action::Run(run) = &step.action else {

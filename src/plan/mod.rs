@@ -98,8 +98,8 @@ pub struct Run {
     pub env: Vec<(String, String)>,
     pub binds: Vec<Bind>,
     pub caches: Vec<CacheMount>,
-    /// A scratch mount whose contents are this step's output, instead of its root.
-    pub side_output: Option<String>,
+    /// Runs without a network: it needs none, and starts faster without one.
+    pub offline: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,6 +223,19 @@ impl Layer<'_> {
     }
 }
 
+/// How the runtime image gets the environment's layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Join {
+    /// Each layer is the DiffOp of its step, all joined by one MergeOp: every layer is keyed
+    /// on its own step alone.
+    #[default]
+    Merge,
+    /// Each layer is copied onto the image in turn (engines without MergeOp/DiffOp, such as
+    /// Docker Engine's classic image store): the installs stay independent, but a changed
+    /// layer is copied again with every layer above it.
+    Copy,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub target: String,
@@ -239,6 +252,7 @@ pub struct Plan {
     pub toolchain: Vec<Step>,
     /// Builder stage, on the toolchain: the environment.
     pub env: Environment,
+    pub join: Join,
     pub image: ImageSpec,
 }
 
@@ -301,6 +315,8 @@ pub struct Facts {
     /// The base image's CPython version (its `PYTHON_VERSION`), when known: lock markers are
     /// then decided exactly.
     pub python: Option<pep508_rs::pep440_rs::Version>,
+    /// How the engine can join layers (from its LLB caps `mergeop`, `diffop`).
+    pub join: Join,
 }
 
 /// Builds the plan for `target` ("" or "runtime" for the default image).
@@ -377,6 +393,7 @@ pub fn plan(
         runtime,
         toolchain,
         env,
+        join: facts.join,
         image,
     })
 }

@@ -82,7 +82,7 @@ fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
             env: reproducible_env(env),
             binds: Vec::new(),
             caches: Vec::new(),
-            side_output: None,
+            offline: true,
         }),
     }
 }
@@ -126,7 +126,7 @@ fn locked_layer(
                     target: requirements,
                 }],
                 caches: vec![cache(ctx.suffix)],
-                side_output: None,
+                offline: false,
             }),
         },
         packages: group
@@ -183,7 +183,7 @@ fn requirements_layer(
                 env: reproducible_env(env),
                 binds,
                 caches: vec![cache(ctx.suffix)],
-                side_output: None,
+                offline: false,
             }),
         },
         packages: Vec::new(),
@@ -208,7 +208,7 @@ fn project_step(pip: &PipProject, env: &[(String, String)], ctx: &EnvContext) ->
             env: reproducible_env(env),
             binds: Vec::new(),
             caches: vec![cache(ctx.suffix)],
-            side_output: None,
+            offline: false,
         }),
     })
 }

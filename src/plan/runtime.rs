@@ -82,7 +82,7 @@ pub(super) fn user_step(user: &RuntimeUser) -> Option<Step> {
             env: Vec::new(),
             binds: Vec::new(),
             caches: Vec::new(),
-            side_output: None,
+            offline: true,
         }),
     })
 }

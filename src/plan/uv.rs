@@ -62,7 +62,7 @@ pub(super) fn install_step(recipe: &Recipe, suffix: &str) -> Step {
             ]),
             binds: Vec::new(),
             caches: vec![super::pip::cache(suffix)],
-            side_output: None,
+            offline: false,
         }),
     }
 }
@@ -150,7 +150,7 @@ fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
             env: reproducible_env(&without_compile(env)),
             binds: Vec::new(),
             caches: Vec::new(),
-            side_output: None,
+            offline: true,
         }),
     }
 }
@@ -204,7 +204,7 @@ fn dependency_layer(
                     target: requirements,
                 }],
                 caches: vec![cache(ctx.suffix)],
-                side_output: None,
+                offline: false,
             }),
         },
         packages: group
@@ -257,7 +257,7 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
             env: reproducible_env(&without_compile(env)),
             binds: Vec::new(),
             caches: vec![cache(ctx.suffix)],
-            side_output: None,
+            offline: false,
         }),
     })
 }

@@ -8,7 +8,7 @@ use pycache::detect::ProjectFiles;
 use pycache::diag::Diagnostics;
 use pycache::image::{BaseConfig, image_config};
 use pycache::lower::LowerOptions;
-use pycache::plan::Plan;
+use pycache::plan::{Facts, Join, Plan};
 use pycache::platform::Platform;
 use pycache::{Inputs, plan_build};
 
@@ -27,10 +27,12 @@ pub fn cases() -> Vec<PathBuf> {
     v
 }
 
-/// `--target X` and `--build-arg K=V` from a case's optional `cli-args` file.
+/// `--target X`, `--build-arg K=V`, `--python V` and `--copy-layers` from a case's optional
+/// `cli-args` file, as the CLI takes them.
 pub struct CaseArgs {
     pub target: String,
     pub build_args: BTreeMap<String, String>,
+    pub facts: Facts,
 }
 
 pub fn case_args(dir: &Path) -> CaseArgs {
@@ -39,12 +41,16 @@ pub fn case_args(dir: &Path) -> CaseArgs {
     let mut args = CaseArgs {
         target: String::new(),
         build_args: BTreeMap::new(),
+        facts: Facts::default(),
     };
-    for pair in words.chunks(2) {
-        match pair {
-            ["--target", t] => args.target = (*t).to_owned(),
-            ["--build-arg", kv] => {
-                let (k, v) = kv.split_once('=').unwrap();
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        match word {
+            "--copy-layers" => args.facts.join = Join::Copy,
+            "--target" => args.target = words.next().unwrap().to_owned(),
+            "--python" => args.facts.python = Some(words.next().unwrap().parse().unwrap()),
+            "--build-arg" => {
+                let (k, v) = words.next().unwrap().split_once('=').unwrap();
                 args.build_args.insert(k.into(), v.into());
             }
             other => panic!("unsupported cli-args {other:?}"),
@@ -73,7 +79,7 @@ pub fn plan_case_with(
         target: &args.target,
         build_args: &args.build_args,
         platform,
-        facts: Default::default(),
+        facts: args.facts,
     })
 }
 
