@@ -94,9 +94,14 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
         .iter()
         .fold(image, |state, step| l.step(step, &state));
     let layers = plan.layers();
+    let lock_files = env
+        .lock_files
+        .as_ref()
+        .map(|step| l.step(step, &State::scratch()));
     let upper = |kind: LayerKind| match kind {
         LayerKind::Skeleton => &skeleton,
         LayerKind::Dependencies(i) => &dependencies[i],
+        LayerKind::LockFiles => lock_files.as_ref().unwrap_or(&skeleton),
         LayerKind::Project => &project,
     };
     match plan.join {
@@ -104,6 +109,8 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
             let diffs = layers.iter().map(|layer| {
                 let lower = match layer.kind {
                     LayerKind::Skeleton => &toolchain,
+                    // Already on nothing: the layer is the copy itself.
+                    LayerKind::LockFiles => return upper(layer.kind).clone(),
                     _ => &skeleton,
                 };
                 let meta = l.meta(Stage::Runtime, layer.vertex_name());
@@ -118,6 +125,9 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
         // Each layer's directories copied from its step's result: the environment (with the
         // skeleton's few files again, identical) or, for the project, the workdir too.
         Join::Copy => layers.iter().fold(runtime, |image, layer| {
+            if let (LayerKind::LockFiles, Some(step)) = (layer.kind, &env.lock_files) {
+                return l.step(step, &image);
+            }
             let mut roots = vec![VENV.to_owned()];
             if layer.kind == LayerKind::Project {
                 roots = project_roots(&plan.workdir);
@@ -305,7 +315,14 @@ impl<'a> Lowering<'a> {
                     let file = State::scratch()
                         .file()
                         .mkfile(TEXT_FILE, 0o644, text.as_bytes(), None)
-                        .meta(self.meta(stage, format!("[{}] write {}", stage.name(), b.target)))
+                        .meta(self.meta(
+                            stage,
+                            format!(
+                                "{}: write {}",
+                                meta.name.as_deref().unwrap_or_default(),
+                                b.target
+                            ),
+                        ))
                         .into_state();
                     (file, TEXT_FILE.to_owned())
                 }

@@ -138,6 +138,8 @@ pub enum StepId {
     Venv,
     /// The locked dependencies of one layer (its index in [`Environment::dependencies`]).
     Dependencies(usize),
+    /// The lock files, as they are in the source.
+    LockFiles,
     /// The project's source.
     Source,
     /// The project installed from its source.
@@ -173,7 +175,9 @@ pub struct Environment {
     pub skeleton: Step,
     /// The locked dependencies, in layers, each on the skeleton.
     pub dependencies: Vec<DependencyLayer>,
-    /// Copies the source onto the skeleton.
+    /// Copies the lock files, as their own layer (on nothing).
+    pub lock_files: Option<Step>,
+    /// Copies the source, less the lock files, onto the skeleton.
     pub source: Step,
     /// Installs the project from its source, when there is something to build.
     pub project: Option<Step>,
@@ -202,6 +206,8 @@ pub enum LayerKind {
     Skeleton,
     /// One dependency layer.
     Dependencies(usize),
+    /// The lock files.
+    LockFiles,
     /// The source and the project.
     Project,
 }
@@ -264,6 +270,7 @@ impl Plan {
             .iter()
             .chain([&env.skeleton])
             .chain(env.dependencies.iter().map(|d| &d.step))
+            .chain(&env.lock_files)
             .chain([&env.source])
             .chain(&env.project)
     }
@@ -296,6 +303,15 @@ impl Plan {
                 keyed_on: "its own packages (and the base image)".into(),
                 why: "one changed dependency changes one layer".into(),
                 steps: vec![&dep.step],
+            });
+        }
+        if let Some(step) = &env.lock_files {
+            layers.push(Layer {
+                kind: LayerKind::LockFiles,
+                title: format!("layer: {}", step.title),
+                keyed_on: "the lock files".into(),
+                why: "changes with the dependencies, never rebuilds the project".into(),
+                steps: vec![step],
             });
         }
         layers.push(Layer {

@@ -61,7 +61,9 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
     Environment {
         skeleton: skeleton_step(&env, ctx),
         dependencies,
-        source: source::copy_step(ctx.recipe, ctx.workdir),
+        // setup.py files often read their requirements files: they stay with the source.
+        lock_files: None,
+        source: source::copy_step(ctx.recipe, ctx.workdir, &[]),
         project: project_step(pip, &env, ctx),
         single_layer_reason,
     }

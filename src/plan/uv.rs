@@ -128,13 +128,21 @@ pub(super) fn environment(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> 
     Environment {
         skeleton: skeleton_step(&env, ctx),
         dependencies,
-        source: source::copy_step(ctx.recipe, ctx.workdir),
+        lock_files: source::lock_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
+        source: source::copy_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
         project: project_step(&locked, ctx, &env),
         single_layer_reason: None,
     }
 }
 
 fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
+    // `uv sync` names the environment's prompt after the project: so does this.
+    let prompt = ctx
+        .project
+        .name
+        .as_deref()
+        .map(|n| format!(" --prompt={}", shell::quote(n)))
+        .unwrap_or_default();
     Step {
         id: StepId::Venv,
         stage: Stage::Builder,
@@ -143,7 +151,7 @@ fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
         why: "the empty environment every layer installs into".into(),
         action: Action::Run(Run {
             script: format!(
-                "set -eu\n{UV_HOME}/bin/uv venv --quiet {VENV}\n{}{}",
+                "set -eu\n{UV_HOME}/bin/uv venv --quiet{prompt} {VENV}\n{}{}",
                 compile_site_packages(env, "_virtualenv.py"),
                 normalize_mtimes(ctx.workdir)
             ),
@@ -227,9 +235,15 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
         "install".into(),
         format!("--python={VENV}/bin/python"),
         "--no-deps".into(),
-        // uv caches local builds keyed on file times, which the source copy fixes: rebuild.
-        "--reinstall".into(),
     ];
+    // uv caches local builds keyed on file times, which the source copy fixes: rebuild them
+    // (only them: `--reinstall` would refresh every cached index page too).
+    args.extend(
+        locked
+            .locals
+            .iter()
+            .map(|l| format!("--reinstall-package={}", l.name)),
+    );
     args.extend(locked.locals.iter().map(|l| match l.path.as_str() {
         "." | "" => workdir.to_owned(),
         p => format!("{workdir}/{p}"),
@@ -286,8 +300,9 @@ fn compile_records(env: &[(String, String)], records: &str) -> String {
     if !compiles(env) {
         return String::new();
     }
+    // Absolute paths: a `.pyc` records the path it was compiled from.
     format!(
-        "(cd {VENV}/lib/python*/site-packages && for r in {records}; do [ -e \"$r\" ] || continue; sed -n 's/^\\([^,]*\\.py\\),.*/\\1/p' \"$r\" | grep -v '^\\.\\./' | xargs -r {VENV}/bin/python -m compileall -q -f >/dev/null || true; done)\n"
+        "(cd {VENV}/lib/python*/site-packages && for r in {records}; do [ -e \"$r\" ] || continue; sed -n \"s|^\\([^,]*\\.py\\),.*|$PWD/\\1|p\" \"$r\" | grep -v '/\\.\\./' | xargs -r {VENV}/bin/python -m compileall -q -f >/dev/null || true; done)\n"
     )
 }
 
@@ -297,6 +312,6 @@ fn compile_site_packages(env: &[(String, String)], file: &str) -> String {
         return String::new();
     }
     format!(
-        "(cd {VENV}/lib/python*/site-packages && {VENV}/bin/python -m compileall -q -f {file} >/dev/null)\n"
+        "(cd {VENV}/lib/python*/site-packages && {VENV}/bin/python -m compileall -q -f \"$PWD/{file}\" >/dev/null)\n"
     )
 }
