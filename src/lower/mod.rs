@@ -4,7 +4,7 @@
 
 use crate::image::{BaseConfig, merge_env};
 use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, OpMeta, Sharing, State, source};
-use crate::plan::{Action, BindSource, Join, LayerKind, Plan, Run, Stage, Step, VENV};
+use crate::plan::{Action, BindSource, Join, LayerKind, Plan, Run, Stage, Step, VENV, check};
 
 /// Where the build context comes from: the `context` local of a session (frontend), or a
 /// `--local context=DIR` given to `buildctl` (CLI output).
@@ -83,6 +83,11 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
         .iter()
         .map(|d| l.step(&d.step, &skeleton))
         .collect();
+    let l = Lowering {
+        records: dependencies.iter().map(records).collect(),
+        ..l
+    };
+    let check = env.check.as_ref().map(|step| l.step(step, &skeleton));
     let project = [&env.source]
         .into_iter()
         .chain(&env.project)
@@ -101,6 +106,7 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
     let upper = |kind: LayerKind| match kind {
         LayerKind::Skeleton => &skeleton,
         LayerKind::Dependencies(i) => &dependencies[i],
+        LayerKind::Check => check.as_ref().unwrap_or(&skeleton),
         LayerKind::LockFiles => lock_files.as_ref().unwrap_or(&skeleton),
         LayerKind::Project => &project,
     };
@@ -128,10 +134,11 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
             if let (LayerKind::LockFiles, Some(step)) = (layer.kind, &env.lock_files) {
                 return l.step(step, &image);
             }
-            let mut roots = vec![VENV.to_owned()];
-            if layer.kind == LayerKind::Project {
-                roots = project_roots(&plan.workdir);
-            }
+            let roots = match layer.kind {
+                LayerKind::Project => project_roots(&plan.workdir),
+                LayerKind::Check => vec![check::REPORT.to_owned()],
+                _ => vec![VENV.to_owned()],
+            };
             let mut ops = image.file();
             for root in roots {
                 ops = ops.copy(
@@ -164,6 +171,26 @@ fn project_roots(workdir: &str) -> Vec<String> {
     }
 }
 
+/// The `RECORD` files of a dependency layer's install, alone on nothing: the check reads them
+/// without the layer, so a cached layer is never pulled for it.
+fn records(install: &State) -> State {
+    State::scratch()
+        .file()
+        .copy(
+            install,
+            &format!("{VENV}/lib"),
+            "/",
+            CopyOptions {
+                dir_copy_contents: true,
+                create_dest_path: true,
+                allow_empty_wildcard: true,
+                include: vec!["*/site-packages/*.dist-info/RECORD".into()],
+                ..Default::default()
+            },
+        )
+        .into_state()
+}
+
 /// What lowering a step needs besides the step: the plan, the options, the context sources.
 struct Lowering<'a> {
     plan: &'a Plan,
@@ -171,6 +198,8 @@ struct Lowering<'a> {
     /// The context's dependency manifests (lock and pyproject files), if any step binds them.
     manifests: Option<State>,
     full_context: State,
+    /// Each dependency layer's `RECORD` files (see [`records`]), once the layers are lowered.
+    records: Vec<State>,
 }
 
 impl<'a> Lowering<'a> {
@@ -188,7 +217,7 @@ impl<'a> Lowering<'a> {
             .filter_map(|s| match &s.action {
                 Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
                     BindSource::Context(p) => Some(p.clone()),
-                    BindSource::Text(_) => None,
+                    BindSource::Text(_) | BindSource::LayerRecords(_) => None,
                 })),
                 _ => None,
             })
@@ -223,6 +252,7 @@ impl<'a> Lowering<'a> {
             opts,
             manifests,
             full_context,
+            records: Vec::new(),
         }
     }
 
@@ -311,6 +341,10 @@ impl<'a> Lowering<'a> {
                 BindSource::Context(path) => {
                     (self.manifests.clone().unwrap_or_default(), path.clone())
                 }
+                BindSource::LayerRecords(i) => (
+                    self.records.get(*i).cloned().unwrap_or_default(),
+                    "/".into(),
+                ),
                 BindSource::Text(text) => {
                     let file = State::scratch()
                         .file()

@@ -31,7 +31,13 @@ pub fn explain(plan: &Plan) -> String {
     }
     n += 1;
     dependency_lines(&mut out, n, plan);
-    for step in [&env.source].into_iter().chain(&env.project) {
+    for step in env
+        .check
+        .iter()
+        .chain(&env.lock_files)
+        .chain([&env.source])
+        .chain(&env.project)
+    {
         n += 1;
         step_lines(&mut out, n, step);
     }
@@ -107,6 +113,7 @@ fn step_lines(out: &mut String, n: usize, step: &Step) {
             BindSource::Text(text) => {
                 format!("{} lines written into the LLB", text.lines().count())
             }
+            BindSource::LayerRecords(i) => format!("RECORD files of dependency layer {}", i + 1),
         };
         let _ = writeln!(
             out,

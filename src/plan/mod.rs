@@ -16,6 +16,7 @@
 //! says which builder steps each layer of the image spans.
 
 mod apt;
+pub mod check;
 mod explain;
 pub mod layers;
 mod pip;
@@ -84,6 +85,8 @@ pub enum BindSource {
     /// A file written into the LLB itself (a file op), such as a dependency layer's
     /// requirements: the step's cache key is then its text, whatever cache it comes from.
     Text(String),
+    /// The `RECORD` files of a dependency layer (its index in [`Environment::dependencies`]).
+    LayerRecords(usize),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,6 +141,8 @@ pub enum StepId {
     Venv,
     /// The locked dependencies of one layer (its index in [`Environment::dependencies`]).
     Dependencies(usize),
+    /// The check of the dependency layers against each other.
+    Check,
     /// The lock files, as they are in the source.
     LockFiles,
     /// The project's source.
@@ -175,6 +180,8 @@ pub struct Environment {
     pub skeleton: Step,
     /// The locked dependencies, in layers, each on the skeleton.
     pub dependencies: Vec<DependencyLayer>,
+    /// Checks the layers against each other, when there are several ([`check`]).
+    pub check: Option<Step>,
     /// Copies the lock files, as their own layer (on nothing).
     pub lock_files: Option<Step>,
     /// Copies the source, less the lock files, onto the skeleton.
@@ -206,6 +213,8 @@ pub enum LayerKind {
     Skeleton,
     /// One dependency layer.
     Dependencies(usize),
+    /// The check's report.
+    Check,
     /// The lock files.
     LockFiles,
     /// The source and the project.
@@ -270,6 +279,7 @@ impl Plan {
             .iter()
             .chain([&env.skeleton])
             .chain(env.dependencies.iter().map(|d| &d.step))
+            .chain(&env.check)
             .chain(&env.lock_files)
             .chain([&env.source])
             .chain(&env.project)
@@ -303,6 +313,15 @@ impl Plan {
                 keyed_on: "its own packages (and the base image)".into(),
                 why: "one changed dependency changes one layer".into(),
                 steps: vec![&dep.step],
+            });
+        }
+        if let Some(step) = &env.check {
+            layers.push(Layer {
+                kind: LayerKind::Check,
+                title: format!("layer: the dependency layers' report ({})", check::REPORT),
+                keyed_on: "every dependency layer".into(),
+                why: "a few bytes that change with any dependency layer: above them".into(),
+                steps: vec![step],
             });
         }
         if let Some(step) = &env.lock_files {

@@ -120,13 +120,14 @@ pub(super) fn environment(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> 
     let env = env(ctx.recipe);
     let locked = locked_env(uv, sel, ctx);
     let groups = layers::group(&locked, ctx.budget);
-    let dependencies = groups
+    let dependencies: Vec<DependencyLayer> = groups
         .iter()
         .enumerate()
         .map(|(i, g)| dependency_layer(i, g, &env, ctx))
         .collect();
     Environment {
         skeleton: skeleton_step(&env, ctx),
+        check: super::check::step(&dependencies),
         dependencies,
         lock_files: source::lock_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
         source: source::copy_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
