@@ -103,7 +103,7 @@ image_key() { docker image inspect "$PYCACHE_BASE_IMAGE" --format '{{with .Confi
 engine_with_image() {
   local other
   for other in "${PYCACHE_ENGINES[@]}"; do
-    [ "$other" != "$ENGINE" ] && engine_is_ours "$other" || continue
+    if [ "$other" = "$ENGINE" ] || ! engine_is_ours "$other"; then continue; fi
     [ "$(DOCKER_HOST="$(engine_host "$other")" image_key)" = "$KEY" ] && { echo "$other"; return 0; }
   done
   return 1

@@ -128,12 +128,16 @@ start_engine() {
   die "the '$1' engine did not come up within 60 s"
 }
 
+# Sets VERSIONS to a line for the log; dies unless Engine >= 25 and buildx >= 0.13.
 check_versions() {
-  local v bx
-  v=$(docker version --format '{{.Server.Version}}')
+  local v server bx ctd client
+  v=$(docker version --format '{{.Server.Version}}|{{range .Server.Components}}{{if eq .Name "containerd"}}{{.Version}}{{end}}{{end}}|{{.Client.Version}}')
+  server=${v%%|*}
   bx=$(docker buildx version | awk '{print $2}')
-  [ "$(major "$v")" -ge 25 ] || die "engine $v is older than 25"
+  [ "$(major "$server")" -ge 25 ] || die "engine $server is older than 25"
   if [ "$(major "$bx")" -eq 0 ] && [ "$(minor "$bx")" -lt 13 ]; then die "buildx $bx is older than 0.13"; fi
+  IFS='|' read -r server ctd client <<<"$v"
+  VERSIONS="Docker $server, containerd $ctd, client $client, buildx $bx"
 }
 
 ensure_engine() {
@@ -164,7 +168,7 @@ ensure_engine() {
     false:overlay2*) store="classic image store (overlay2)" ;;
     *) die "the '$name' engine has the wrong image store: $info" ;;
   esac
-  log "'$name' engine: Docker $(docker version --format '{{.Server.Version}}'), $(docker version --format '{{range .Server.Components}}{{if eq .Name "containerd"}}containerd {{.Version}}{{end}}{{end}}'), client $(docker version --format '{{.Client.Version}}'), $(docker buildx version | awk '{print "buildx", $2}'); storage $store"
+  log "'$name' engine: $VERSIONS; $store"
   log "'$name' engine: DOCKER_HOST=$DOCKER_HOST, data root $PYCACHE_ENGINE_LIB/$name, exec root $PYCACHE_ENGINE_RUN/$name/exec, pid $(cat "$PYCACHE_ENGINE_RUN/$name/docker.pid" 2>/dev/null || echo ?), bridge $(bridge_of "$name") $(subnet_of "$name"), config $conf, log $PYCACHE_ENGINE_LOG/$name.log"
 }
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # its variables are for the scripts that source it
 # Shared helpers for the engine and E2E scripts: PATH to the engine we install, the private
 # engines' locations, logging, version checks. Sourced, never run.
 PYCACHE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +23,7 @@ PYCACHE_ENGINES=(containerd classic)
 PYCACHE_ENGINE_LIB=/var/lib/pycache-engines   # data roots
 PYCACHE_ENGINE_RUN=/run/pycache-engines       # exec roots, pid files, sockets
 PYCACHE_ENGINE_ETC=/etc/pycache-engines       # daemon.json files
-PYCACHE_ENGINE_LOG=/var/log/pycache-engines   # dockerd logs (the frontend's stderr ends up there)
+PYCACHE_ENGINE_LOG=/var/log/pycache-engines   # dockerd logs, with the frontend's stderr
 engine_socket() { printf '%s/%s/docker.sock' "$PYCACHE_ENGINE_RUN" "$1"; }
 engine_host() { printf 'unix://%s' "$(engine_socket "$1")"; }
 export PYCACHE_DOCKER_HOST; PYCACHE_DOCKER_HOST="$(engine_host containerd)"
@@ -59,15 +59,18 @@ is_engine_name() {
 # Whether the dockerd answering at the private socket of engine $1 is that engine: it carries our
 # label and the data root. A socket answering otherwise is never used.
 engine_is_ours() {
-  local labels root
-  labels=$(DOCKER_HOST="$(engine_host "$1")" docker info --format '{{json .Labels}}' 2>/dev/null) || return 1
-  root=$(DOCKER_HOST="$(engine_host "$1")" docker info --format '{{.DockerRootDir}}' 2>/dev/null) || return 1
-  [[ "$labels" == *"\"io.pycache.engine=$1\""* ]] && [ "$root" = "$PYCACHE_ENGINE_LIB/$1" ]
+  local info
+  info=$(DOCKER_HOST="$(engine_host "$1")" docker info --format '{{json .Labels}}|{{.DockerRootDir}}' 2>/dev/null) || return 1
+  [[ "$info" == *"\"io.pycache.engine=$1\""*"|$PYCACHE_ENGINE_LIB/$1" ]]
 }
 
 # Points DOCKER_HOST at private engine $1 (containerd or classic) after checking it runs and is ours.
 use_engine() {
   is_engine_name "$1" || die "unknown engine '$1' (one of: ${PYCACHE_ENGINES[*]})"
-  engine_is_ours "$1" || die "the private '$1' engine is not running at $(engine_socket "$1"); run scripts/engine.sh $1"
+  if ! engine_is_ours "$1"; then
+    local sock; sock=$(engine_socket "$1")
+    if [ -S "$sock" ] && ! { [ -r "$sock" ] && [ -w "$sock" ]; }; then die "$(id -un) cannot open $sock (the private '$1' engine): run as root"; fi
+    die "the private '$1' engine is not running at $sock; run scripts/engine.sh $1"
+  fi
   export DOCKER_HOST; DOCKER_HOST="$(engine_host "$1")"
 }
