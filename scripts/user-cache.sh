@@ -8,6 +8,7 @@
 # bytes of cache, from a fixed context, so repeated runs reuse one record. With no engine there,
 # both steps say so and succeed: there is no cache to lose.
 set -euo pipefail
+export LC_ALL=C   # one collation for sort and join
 source "$(dirname "$0")/lib.sh"
 
 [ $# -eq 2 ] || die "usage: scripts/user-cache.sh record|verify DIR"
@@ -42,7 +43,11 @@ marker_build() {
   docker buildx build --progress=rawjson --output type=cacheonly "$ctx" 2>"$STATE/marker-$MODE.log" \
     || { tail -n 20 "$STATE/marker-$MODE.log" >&2; die "the marker build on $DOCKER_HOST failed"; }
 }
-records() { docker buildx du --format '{{.ID}}' | sort -u; }
+# One line per record: id|type|mutable|reclaimable|"description".
+records() { docker buildx du --format '{{.ID}}|{{.Type}}|{{.Mutable}}|{{.Reclaimable}}|{{json .Description}}' | sort -u; }
+# Records that only a prune or the engine's GC removes. Not: the mutable scratch of a step that
+# another build is running (committing it replaces the record), nor records in use right now.
+settled() { awk -F'|' '!($2 == "regular" && $3 == "true") && $4 == "true"' "$1"; }
 total() { docker buildx du | awk '/^Total:/ { print $2 }'; }
 
 case "$MODE" in
@@ -57,11 +62,13 @@ case "$MODE" in
     grep -F '"name":"[1/1] COPY marker /pycache-marker"' "$STATE/marker-verify.log" | grep -qF '"cached":true' \
       || die "the developer's build cache at $DOCKER_HOST lost the marker record: something pruned it during the tests"
     records > "$STATE/records.after"
-    missing=$(comm -23 "$STATE/records.before" "$STATE/records.after")
+    cut -d'|' -f1 "$STATE/records.after" | sort > "$STATE/ids.after"
+    settled "$STATE/records.before" | sort -t'|' -k1,1 > "$STATE/settled.before"
+    missing=$(join -t'|' -v1 "$STATE/settled.before" "$STATE/ids.after")
     if [ -n "$missing" ]; then
-      die "the developer's build cache at $DOCKER_HOST lost $(wc -l <<<"$missing") record(s) during the tests (a prune, or that engine's own GC): $(tr '\n' ' ' <<<"$missing")"
+      die "the developer's build cache at $DOCKER_HOST lost $(wc -l <<<"$missing") record(s) during the tests (a prune, or that engine's own GC): $(cut -d'|' -f1,2,5 <<<"$missing" | tr '\n' ' ')"
     fi
-    log "developer's build cache at $DOCKER_HOST: all $(wc -l < "$STATE/records.before") records kept, marker cached; now $(wc -l < "$STATE/records.after") records, $(total)"
+    log "developer's build cache at $DOCKER_HOST: marker cached, all $(wc -l < "$STATE/settled.before") settled records of $(wc -l < "$STATE/records.before") kept; now $(wc -l < "$STATE/records.after") records, $(total)"
     ;;
   *) die "usage: scripts/user-cache.sh record|verify DIR" ;;
 esac
