@@ -46,12 +46,51 @@ KINDS = ["pycache", "dockerfile"]
 STEP = re.compile(r"^\[(base|builder|runtime)\] |^\[(\S+ )?\d+/\d+\] (RUN|COPY|ADD)\b")
 
 
+# pycache's private containerd engine (scripts/engine.sh; paths in scripts/lib.sh). Every docker
+# command here runs on it, never on the developer's engine: the benchmark prunes build caches.
+PRIVATE_ENGINE = "unix:///run/pycache-engines/containerd/docker.sock"
+PRIVATE_ROOT = "/var/lib/pycache-engines/containerd"
+
+
 def sh(args, **kw):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
 
 
+def use_private_engine():
+    """Points every docker command of this process at the private engine, or exits saying why."""
+    host = os.environ.get("PYCACHE_DOCKER_HOST", PRIVATE_ENGINE)
+    if host != PRIVATE_ENGINE:
+        sys.exit(f"bench: PYCACHE_DOCKER_HOST={host} is not pycache's private engine ({PRIVATE_ENGINE})")
+    os.environ["DOCKER_HOST"] = host
+    # A context or a selected buildx builder would send commands elsewhere.
+    os.environ.pop("DOCKER_CONTEXT", None)
+    os.environ.pop("BUILDX_BUILDER", None)
+    problem = private_engine_problem()
+    if problem:
+        sys.exit(f"bench: {problem}; run scripts/engine.sh containerd (bench/run.sh does)")
+
+
+def private_engine_problem():
+    """Why DOCKER_HOST is not our private engine, or None."""
+    host = os.environ.get("DOCKER_HOST")
+    if host != PRIVATE_ENGINE:
+        return f"DOCKER_HOST={host} is not pycache's private engine ({PRIVATE_ENGINE})"
+    info = subprocess.run(["docker", "info", "--format", "{{json .Labels}}|{{.DockerRootDir}}"],
+                          capture_output=True, text=True)
+    if info.returncode != 0:
+        return f"no engine answers at {host}: {info.stderr.strip()[:300]}"
+    labels, _, root = info.stdout.strip().rpartition("|")
+    if '"io.pycache.engine=containerd"' not in labels or root != PRIVATE_ROOT:
+        return f"the engine at {host} is not pycache's containerd engine ({info.stdout.strip()})"
+    return None
+
+
 def prune():
-    """A new machine: no build cache, no cache mounts (images stay: they are the base)."""
+    """A new machine: no build cache, no cache mounts (images stay: they are the base).
+    Only ever on the private engine."""
+    problem = private_engine_problem()
+    if problem:
+        raise RuntimeError(f"refusing to prune: {problem}")
     sh(["docker", "buildx", "prune", "--all", "--force"])
 
 
@@ -242,11 +281,12 @@ def main():
     ap.add_argument("--projects", default="")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.jsonl"))
     args = ap.parse_args()
+    use_private_engine()
     wanted = [p for p in args.projects.split(",") if p]
     projects = sorted(p for p in PROJECTS.iterdir() if (p / "meta.toml").exists() and (not wanted or p.name in wanted))
     engine = sh(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
     buildx = sh(["docker", "buildx", "version"]).stdout.strip()
-    print(f"engine {engine}, {buildx}, frontend {FRONTEND}, {args.runs} run(s), projects {[p.name for p in projects]}", flush=True)
+    print(f"engine {engine} at {os.environ['DOCKER_HOST']}, {buildx}, frontend {FRONTEND}, {args.runs} run(s), projects {[p.name for p in projects]}", flush=True)
     results = []
     cache_root = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     for run_no in range(1, args.runs + 1):

@@ -2,9 +2,11 @@
 # The side-by-side benchmark in one command: sets up the engine and the images, then replays
 # each project's commit history with pycache and with its best-practice Dockerfile.
 #   bench/run.sh [--runs N] [--projects uv-web,pip-app] [--out FILE]
-# Warning: it prunes the engine's build cache (a cold build needs it).
+# It prunes build caches (a cold build needs it), so it runs on pycache's private containerd
+# engine ($PYCACHE_DOCKER_HOST, started by scripts/setup.sh), never on the developer's engine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../scripts/lib.sh"
 "$here/../scripts/setup.sh"
-exec python3 "$here/bench.py" "$@"
+use_engine containerd
+DOCKER_HOST="$PYCACHE_DOCKER_HOST" exec python3 "$here/bench.py" "$@"

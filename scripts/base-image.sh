@@ -4,6 +4,7 @@
 #
 #   scripts/base-image.sh            build the image unless the engine already has this recipe's image
 #   scripts/base-image.sh --verify   then also run a real `docker buildx build` on it (pip, uv, apt)
+#   scripts/base-image.sh --engine classic   into that private engine (default: containerd; see lib.sh)
 #
 # The image is Debian bookworm (python3 3.11) made by mmdebstrap, imported with `docker import`, and
 # made to behave like the official python images where tests may notice:
@@ -24,12 +25,16 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 VERIFY=0
-for a in "$@"; do
-  case "$a" in
+ENGINE=containerd
+while [ $# -gt 0 ]; do
+  case "$1" in
     --verify) VERIFY=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) die "unknown argument: $a (use --verify)" ;;
+    --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
+    --engine=*) ENGINE="${1#--engine=}" ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (use --verify, --engine NAME)" ;;
   esac
+  shift
 done
 
 SUITE=bookworm
@@ -86,12 +91,23 @@ mkdir -p "$DIR/debs"
 exec 9>"$DIR/.lock"
 flock 9
 
-docker info >/dev/null 2>&1 || die "no Docker engine is running; run scripts/engine.sh first"
+use_engine "$ENGINE"
 
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 image_key() { docker image inspect "$PYCACHE_BASE_IMAGE" --format '{{with .Config.Labels}}{{index . "io.pycache.base.recipe"}}{{end}}' 2>/dev/null || true; }
+
+# Another private engine that already has this recipe's image, if any: copying it from there is
+# quicker than mmdebstrap when this clone has no rootfs tarball (a clean clone, a second engine).
+engine_with_image() {
+  local other
+  for other in "${PYCACHE_ENGINES[@]}"; do
+    if [ "$other" = "$ENGINE" ] || ! engine_is_ours "$other"; then continue; fi
+    [ "$(DOCKER_HOST="$(engine_host "$other")" image_key)" = "$KEY" ] && { echo "$other"; return 0; }
+  done
+  return 1
+}
 
 build_rootfs() {
   if ! command -v mmdebstrap >/dev/null; then
@@ -155,6 +171,12 @@ if [ "$ours" != absent ] && [ "$ours" != true ]; then
   log "$PYCACHE_BASE_IMAGE exists and was not made by this script; using it as it is"
 elif [ "$(image_key)" = "$KEY" ]; then
   log "reusing $PYCACHE_BASE_IMAGE (recipe $KEY)"
+elif [ ! -s "$TAR" ] && other=$(engine_with_image); then
+  log "copying $PYCACHE_BASE_IMAGE (recipe $KEY) from the '$other' engine: docker save | docker load"
+  t=$(date +%s.%N)
+  DOCKER_HOST="$(engine_host "$other")" docker save "$PYCACHE_BASE_IMAGE" | docker load -q >/dev/null \
+    || die "docker save | docker load from the '$other' engine failed"
+  log "loaded in $(elapsed "$t")"
 else
   if [ -s "$TAR" ] && [ -s "$VERSIONS" ]; then
     log "reusing the rootfs tarball $TAR"
@@ -168,11 +190,11 @@ fi
 docker image inspect "$PYCACHE_BASE_IMAGE" --format \
   '{{.Id}}|{{.Size}}{{with .Config.Labels}}|{{index . "io.pycache.base.python"}}|{{index . "io.pycache.base.pip"}}|{{index . "io.pycache.base.debian"}}{{end}}' \
   | { IFS='|' read -r id size py pip deb
-      log "$PYCACHE_BASE_IMAGE: id ${id:7:12}, $(docker image ls --format '{{.Size}}' "$PYCACHE_BASE_IMAGE") in the store ($((size / 1000000)) MB compressed); Debian ${deb:-?}, Python ${py:-?}, pip ${pip:-?} ($(elapsed "$T0"))"; }
+      log "$PYCACHE_BASE_IMAGE on the '$ENGINE' engine: id ${id:7:12}, $(docker image ls --format '{{.Size}}' "$PYCACHE_BASE_IMAGE") in the store ($((size / 1000000)) MB compressed); Debian ${deb:-?}, Python ${py:-?}, pip ${pip:-?} ($(elapsed "$T0"))"; }
 
 [ "$VERIFY" = 1 ] || exit 0
 
-# --- verification: a real build on the image through BuildKit (default docker driver) ---
+# --- verification: a real build on the image through the engine's BuildKit (docker driver) ---
 # Every step runs for real each time (a fresh VERIFY_NONCE build arg misses the layer cache), while
 # the cache mounts (own ids, so other builds' caches are untouched) stay warm between runs. Not
 # --no-cache: BuildKit then also hands RUN empty cache mounts, and what that build leaves replaces

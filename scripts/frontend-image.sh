@@ -7,8 +7,21 @@
 #
 # Runs every time: cargo rebuilds only what changed and Docker's build cache turns an unchanged
 # binary into the same image id, so a second run takes a couple of seconds.
+#   scripts/frontend-image.sh                    into the private containerd engine (see lib.sh)
+#   scripts/frontend-image.sh --engine classic   into that one
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+
+ENGINE=containerd
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
+    --engine=*) ENGINE="${1#--engine=}" ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (use --engine NAME)" ;;
+  esac
+  shift
+done
 
 # Frontend capabilities the image declares (label moby.buildkit.frontend.caps). Declare only what
 # the binary implements: BuildKit refuses a build whose client asks for a cap the image lacks
@@ -26,7 +39,7 @@ T0=$(date +%s.%N)
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 command -v cargo >/dev/null || die "cargo is not on PATH"
-docker info >/dev/null 2>&1 || die "no Docker engine is running; run scripts/engine.sh first"
+use_engine "$ENGINE"
 
 # 1. The static binary. --target keeps RUSTFLAGS off build scripts and proc macros (which must stay
 #    dynamic) and puts the artefacts in their own directory, away from ordinary builds.
@@ -72,6 +85,6 @@ log "image $what in $(elapsed "$t")"
 
 docker image inspect "$PYCACHE_FRONTEND_IMAGE" --format '{{.Id}} {{.Size}} {{json .Config.Entrypoint}} {{.Config.User}}' \
   | { read -r id size ep user
-      log "$PYCACHE_FRONTEND_IMAGE: id $id, $(docker image ls --format '{{.Size}}' "$PYCACHE_FRONTEND_IMAGE") in the store ($((size / 1000)) kB compressed), entrypoint $ep, user $user"; }
+      log "$PYCACHE_FRONTEND_IMAGE on the '$ENGINE' engine: id $id, $(docker image ls --format '{{.Size}}' "$PYCACHE_FRONTEND_IMAGE") in the store ($((size / 1000)) kB compressed), entrypoint $ep, user $user"; }
 log "caps: $(docker image inspect "$PYCACHE_FRONTEND_IMAGE" --format '{{index .Config.Labels "moby.buildkit.frontend.caps"}}'); network.none=$(docker image inspect "$PYCACHE_FRONTEND_IMAGE" --format '{{index .Config.Labels "moby.buildkit.frontend.network.none"}}')"
 log "pycache $(sed -n 's/^version *= *"\(.*\)"/\1/p' "$PYCACHE_ROOT/Cargo.toml" | head -n1) frontend image ready ($(elapsed "$T0"))"

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# One entry point for tests, CI and the README: a running Docker Engine with BuildKit and buildx
-# (scripts/engine.sh), the local Python base image $PYCACHE_BASE_IMAGE (scripts/base-image.sh) and
-# the frontend image $PYCACHE_FRONTEND_IMAGE built from the current sources
-# (scripts/frontend-image.sh), in that order. Idempotent; a second run takes a few seconds.
+# One entry point for tests, CI and the README: pycache's own Docker engines (scripts/engine.sh:
+# containerd and classic image stores, never the developer's engine), then in each of them the
+# local Python base image $PYCACHE_BASE_IMAGE (scripts/base-image.sh) and the frontend image
+# $PYCACHE_FRONTEND_IMAGE built from the current sources (scripts/frontend-image.sh).
+# Idempotent; a second run takes a few seconds.
 #   scripts/setup.sh            set everything up
-#   scripts/setup.sh --verify   also run base-image.sh's real verification build
+#   scripts/setup.sh --verify   also run base-image.sh's real verification build (containerd engine)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 
-BASE_ARGS=()
+VERIFY=()
 for a in "$@"; do
   case "$a" in
-    --verify) BASE_ARGS+=(--verify) ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --verify) VERIFY=(--verify) ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) die "unknown argument: $a (use --verify)" ;;
   esac
 done
@@ -25,7 +26,9 @@ step() {
   "$@"
   log "== $(basename "$1") done in $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
 }
-step "$here/engine.sh"
-step "$here/base-image.sh" "${BASE_ARGS[@]}"
-step "$here/frontend-image.sh"
-log "setup done in $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'): base $PYCACHE_BASE_IMAGE, frontend $PYCACHE_FRONTEND_IMAGE"
+step "$here/engine.sh" "${PYCACHE_ENGINES[@]}"
+step "$here/base-image.sh" --engine containerd "${VERIFY[@]}"
+step "$here/base-image.sh" --engine classic
+step "$here/frontend-image.sh" --engine containerd
+step "$here/frontend-image.sh" --engine classic
+log "setup done in $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }'): base $PYCACHE_BASE_IMAGE, frontend $PYCACHE_FRONTEND_IMAGE, in the engines at $PYCACHE_DOCKER_HOST and $PYCACHE_CLASSIC_DOCKER_HOST"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit, golden, determinism, fake-bridge gateway tests, and
-# the end-to-end builds against a real Docker Engine + BuildKit (set up by scripts/setup.sh).
-# The E2E part fails loudly if the engine cannot start; it never skips under CI=true.
+# the end-to-end builds on pycache's own engines (set up by scripts/setup.sh), never on the
+# developer's: around the tests, scripts/user-cache.sh proves the developer's build cache survived.
+# The E2E tests are #[ignore]d, so a plain `cargo test` lists them as ignored; here they run with
+# --include-ignored, and a missing engine or image fails them. Never skipped under CI=true.
 #   scripts/test.sh            everything
-#   scripts/test.sh --no-e2e   skip the engine (local iteration only; CI never passes this)
+#   scripts/test.sh --no-e2e   skip the engines (local iteration only; CI never passes this)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
@@ -13,6 +15,7 @@ E2E=1
 for a in "$@"; do
   case "$a" in
     --no-e2e) E2E=0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) die "unknown argument: $a" ;;
   esac
 done
@@ -22,12 +25,16 @@ T0=$(date +%s)
 log "cargo fmt --check"; cargo fmt --all -- --check
 log "cargo clippy"; cargo clippy --quiet --all-targets -- -D warnings
 if [ "$E2E" = 1 ]; then
-  # The engine first: if it cannot start, this fails here, loudly.
+  # The engines first: if they cannot start, this fails here, loudly.
   "$here/setup.sh"
-  log "unit, golden, determinism, gateway and end-to-end tests"
-  PYCACHE_E2E=1 cargo test --quiet
+  state=$(mktemp -d)
+  trap 'rm -rf "$state"' EXIT
+  "$here/user-cache.sh" record "$state"
+  log "unit, golden, determinism, gateway and end-to-end tests (E2E on $PYCACHE_DOCKER_HOST and $PYCACHE_CLASSIC_DOCKER_HOST)"
+  DOCKER_HOST="$PYCACHE_DOCKER_HOST" cargo test --quiet -- --include-ignored
+  "$here/user-cache.sh" verify "$state"
 else
-  log "unit, golden, determinism and gateway tests (no engine)"
+  log "unit, golden, determinism and gateway tests (no engine; the E2E tests show as ignored)"
   cargo test --quiet
 fi
 log "all tests passed in $(( $(date +%s) - T0 )) s"

@@ -1,51 +1,44 @@
-//! End-to-end: real `docker buildx build` runs of the frontend image on demo projects, against
-//! the engine `scripts/setup.sh` starts. Run with `PYCACHE_E2E=1` (scripts/test.sh does).
-//! Without it the tests only print why they did nothing; under `CI=true` they never skip: a
-//! missing `PYCACHE_E2E`, engine or image is a failure.
+//! End-to-end: real `docker buildx build` runs of the frontend image on demo projects, on
+//! pycache's own engines (`scripts/setup.sh` starts them; never the developer's engine, whose
+//! build cache a prune here would wipe). The tests are ignored by a plain `cargo test`;
+//! `scripts/test.sh` runs them with `--include-ignored`, and then a missing engine or image is a
+//! failure, never a skip.
 
 mod common;
+#[path = "support/engine.rs"]
+mod engine;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
+use base64::Engine as _;
 use serde_json::Value;
 
+use engine::Engine;
+
 /// One build at a time: two cores, and cache-hit counts must not see another test's build.
-static ENGINE: Mutex<()> = Mutex::new(());
+static BUILDS: Mutex<()> = Mutex::new(());
 
 fn frontend_image() -> String {
     std::env::var("PYCACHE_FRONTEND_IMAGE").unwrap_or_else(|_| "local/pycache-frontend:dev".into())
 }
 
-/// Whether to run; panics when CI needs the E2E and the engine is not there.
-fn enabled() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let asked = std::env::var("PYCACHE_E2E").is_ok_and(|v| v == "1");
-    assert!(
-        asked || !ci,
-        "e2e: under CI=true the end-to-end tests must run: use scripts/test.sh (PYCACHE_E2E=1 after scripts/setup.sh)"
-    );
-    if !asked {
-        eprintln!("e2e: skipped (set PYCACHE_E2E=1, or run scripts/test.sh)");
-        return false;
-    }
-    let info = Command::new("docker").args(["buildx", "version"]).output();
-    let ok = info.as_ref().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "e2e: docker buildx is not available: {info:?}; run scripts/setup.sh"
-    );
-    let image = Command::new("docker")
-        .args(["image", "inspect", &frontend_image()])
-        .output()
-        .unwrap();
-    assert!(
-        image.status.success(),
-        "e2e: frontend image {} missing; run scripts/setup.sh",
-        frontend_image()
-    );
-    true
+fn base_image() -> String {
+    std::env::var("PYCACHE_BASE_IMAGE").unwrap_or_else(|_| "local/python:3.11-slim".into())
+}
+
+/// The containerd-store engine with our images, or a panic saying how to get it.
+fn containerd() -> Engine {
+    let engine = Engine::containerd();
+    engine.require(&[&frontend_image(), &base_image()]);
+    engine
+}
+
+/// The classic-store engine with our images, or a panic saying how to get it.
+fn classic() -> Engine {
+    let engine = Engine::classic();
+    engine.require(&[&frontend_image(), &base_image()]);
+    engine
 }
 
 struct Build {
@@ -73,21 +66,30 @@ fn testdata(case: &str) -> PathBuf {
     common::testdata().join(case)
 }
 
-/// `docker buildx build` of `dir` with its `pycache.toml`, tagged `tag`, with rawjson progress.
-fn build(dir: &Path, tag: &str, extra: &[&str]) -> Build {
-    let out = Command::new("docker")
+/// `docker buildx build` of `dir` with its `pycache.toml` through our frontend (named by
+/// `BUILDKIT_SYNTAX`), tagged `tag`, with rawjson progress.
+fn build(engine: &Engine, dir: &Path, tag: &str, extra: &[&str]) -> Build {
+    let syntax = format!("BUILDKIT_SYNTAX={}", frontend_image());
+    let args: Vec<&str> = ["--build-arg", syntax.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    build_file(engine, &dir.join("pycache.toml"), dir, tag, &args)
+}
+
+/// `docker buildx build -f file dir`, tagged `tag`, with rawjson progress; the frontend is the
+/// file's own (a Dockerfile without `# syntax=` gets the engine's built-in one).
+fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
+    let out = engine
+        .docker()
         .args([
             "buildx",
             "build",
             "--progress=rawjson",
             "--provenance=false",
         ])
-        .args([
-            "--build-arg",
-            &format!("BUILDKIT_SYNTAX={}", frontend_image()),
-        ])
         .arg("-f")
-        .arg(dir.join("pycache.toml"))
+        .arg(file)
         .args(["-t", tag])
         .args(extra)
         .arg(dir)
@@ -142,7 +144,7 @@ fn log_tail(b: &Build) -> String {
                     .flatten()
                 {
                     if let Some(data) = l["data"].as_str()
-                        && let Ok(bytes) = base64_decode(data)
+                        && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data)
                     {
                         msgs.push(String::from_utf8_lossy(&bytes).into_owned());
                     }
@@ -171,24 +173,9 @@ fn log_tail(b: &Build) -> String {
         .collect()
 }
 
-fn base64_decode(s: &str) -> Result<Vec<u8>, ()> {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = T.iter().position(|t| *t == c).ok_or(())? as u32;
-        buf = buf << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    Ok(out)
-}
-
-fn run(tag: &str, args: &[&str]) -> String {
-    let out = Command::new("docker")
+fn run(engine: &Engine, tag: &str, args: &[&str]) -> String {
+    let out = engine
+        .docker()
         .args(["run", "--rm", tag])
         .args(args)
         .output()
@@ -201,8 +188,9 @@ fn run(tag: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn config(tag: &str) -> Value {
-    let out = Command::new("docker")
+fn config(engine: &Engine, tag: &str) -> Value {
+    let out = engine
+        .docker()
         .args(["image", "inspect", tag])
         .output()
         .unwrap();
@@ -212,17 +200,17 @@ fn config(tag: &str) -> Value {
 }
 
 /// Builds, runs, checks the config, and rebuilds to see every step cached.
-fn build_run_rebuild(case: &str, expect_output: &str) -> Value {
+fn build_run_rebuild(engine: &Engine, case: &str, expect_output: &str) -> Value {
     let dir = testdata(case);
     let tag = format!("pycache-e2e/{case}:latest");
-    let first = build(&dir, &tag, &[]);
+    let first = build(engine, &dir, &tag, &[]);
     assert!(first.ok, "{case}: build failed:\n{}", log_tail(&first));
-    let output = run(&tag, &[]);
+    let output = run(engine, &tag, &[]);
     assert!(
         output.contains(expect_output),
         "{case}: output {output:?} lacks {expect_output:?}"
     );
-    let again = build(&dir, &tag, &[]);
+    let again = build(engine, &dir, &tag, &[]);
     assert!(again.ok, "{case}: rebuild failed:\n{}", log_tail(&again));
     assert!(
         again.executed().is_empty(),
@@ -234,16 +222,19 @@ fn build_run_rebuild(case: &str, expect_output: &str) -> Value {
         "{case}: expected our steps in the rawjson log, got {:?}",
         again.steps
     );
-    config(&tag)
+    config(engine, &tag)
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn uv_project_builds_runs_and_rebuilds_from_cache() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let config = build_run_rebuild("uv-minimal", "hello from pycache (python 3.11, six 1.17.0)");
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
+    let config = build_run_rebuild(
+        &engine,
+        "uv-minimal",
+        "hello from pycache (python 3.11, six 1.17.0)",
+    );
     assert_eq!(config["User"], "app");
     assert_eq!(config["WorkingDir"], "/app");
     assert_eq!(config["Cmd"], serde_json::json!(["hello"]));
@@ -264,50 +255,42 @@ fn uv_project_builds_runs_and_rebuilds_from_cache() {
         "{env:?}"
     );
     assert_eq!(
-        run("pycache-e2e/uv-minimal:latest", &["id", "-u"]).trim(),
+        run(&engine, "pycache-e2e/uv-minimal:latest", &["id", "-u"]).trim(),
         "10001"
     );
     // No uv and no compilers in the runtime image.
-    let which = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "pycache-e2e/uv-minimal:latest",
-            "sh",
-            "-c",
-            "test ! -e /opt/uv && echo clean",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&which.stdout).trim(), "clean");
+    let which = run(
+        &engine,
+        "pycache-e2e/uv-minimal:latest",
+        &["sh", "-c", "test ! -e /opt/uv && echo clean"],
+    );
+    assert_eq!(which.trim(), "clean");
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn pip_project_with_hashes_builds_and_runs() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let config = build_run_rebuild("pip-hashes", "pip demo 1.17.0 example.com");
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
+    let config = build_run_rebuild(&engine, "pip-hashes", "pip demo 1.17.0 example.com");
     assert_eq!(config["User"], "app");
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn apt_packages_are_in_the_runtime_and_build_packages_are_not() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    build_run_rebuild("apt-packages", "gcc present: False");
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
+    build_run_rebuild(&engine, "apt-packages", "gcc present: False");
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn broken_recipe_fails_with_the_recipe_line() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
     let b = build(
+        &engine,
         &testdata("invalid-unknown-keys"),
         "pycache-e2e/invalid:latest",
         &[],
@@ -362,16 +345,15 @@ fn step_cached(b: &Build, prefix: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn version_bump_and_source_edit_keep_the_dependency_layer() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
     let dir = std::env::temp_dir().join(format!("pycache-e2e-bump-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     copy_dir(&testdata("uv-minimal"), &dir);
     let tag = "pycache-e2e/bump:latest";
-    let first = build(&dir, tag, &[]);
+    let first = build(&engine, &dir, tag, &[]);
     assert!(first.ok, "{}", log_tail(&first));
 
     // A release: the project's version changes in pyproject.toml and uv.lock. The engine keeps
@@ -389,7 +371,7 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
         assert_ne!(text, bumped, "{file}");
         std::fs::write(&path, bumped).unwrap();
     }
-    let bump = build(&dir, tag, &[]);
+    let bump = build(&engine, &dir, tag, &[]);
     assert!(bump.ok, "{}", log_tail(&bump));
     assert!(
         step_cached(&bump, "[builder] install 1 locked dependency"),
@@ -404,7 +386,7 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
         !step_cached(&bump, "[builder] uv sync"),
         "the project must be rebuilt"
     );
-    let config = config(tag);
+    let config = config(&engine, tag);
     assert_eq!(
         config["Labels"]["org.opencontainers.image.version"],
         version.as_str()
@@ -412,7 +394,7 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
 
     // A source edit: only the copy and the project install run.
     let greeting = edit_greeting(&dir, nonce);
-    let edit = build(&dir, tag, &[]);
+    let edit = build(&engine, &dir, tag, &[]);
     assert!(edit.ok, "{}", log_tail(&edit));
     assert!(step_cached(&edit, "[builder] install 1 locked dependency"));
     assert!(step_cached(&edit, "[builder] uv export"));
@@ -425,12 +407,13 @@ fn version_bump_and_source_edit_keep_the_dependency_layer() {
         "{:?}",
         edit.executed()
     );
-    assert!(run(tag, &[]).contains(&greeting));
+    assert!(run(&engine, tag, &[]).contains(&greeting));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn layers(tag: &str) -> Vec<String> {
-    let out = Command::new("docker")
+fn layers(engine: &Engine, tag: &str) -> Vec<String> {
+    let out = engine
+        .docker()
         .args([
             "image",
             "inspect",
@@ -445,19 +428,18 @@ fn layers(tag: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn layers_are_identical_without_build_cache_or_cache_mounts() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
     for case in ["uv-minimal", "pip-hashes"] {
         let dir = testdata(case);
         let warm_tag = format!("pycache-e2e/{case}-warm:latest");
         let cold_tag = format!("pycache-e2e/{case}-cold:latest");
-        let warm = build(&dir, &warm_tag, &[]);
+        let warm = build(&engine, &dir, &warm_tag, &[]);
         assert!(warm.ok, "{case}: {}", log_tail(&warm));
         // --no-cache re-runs every step with fresh, empty cache mounts: a clean builder.
-        let cold = build(&dir, &cold_tag, &["--no-cache"]);
+        let cold = build(&engine, &dir, &cold_tag, &["--no-cache"]);
         assert!(cold.ok, "{case}: {}", log_tail(&cold));
         assert!(
             cold.cached() == 0,
@@ -465,28 +447,28 @@ fn layers_are_identical_without_build_cache_or_cache_mounts() {
             cold.steps
         );
         assert_eq!(
-            layers(&warm_tag),
-            layers(&cold_tag),
+            layers(&engine, &warm_tag),
+            layers(&engine, &cold_tag),
             "{case}: layers differ between a cached and a clean build"
         );
     }
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn image_config_carries_entrypoint_ports_labels_env_and_build_args() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
     let dir = testdata("env-ports-labels");
     let tag = "pycache-e2e/env-ports-labels:latest";
     let b = build(
+        &engine,
         &dir,
         tag,
         &["--build-arg", "PORT=8080", "--label", "from.cli=yes"],
     );
     assert!(b.ok, "{}", log_tail(&b));
-    let config = config(tag);
+    let config = config(&engine, tag);
     assert_eq!(config["Entrypoint"], serde_json::json!(["hello"]));
     assert_eq!(config["Cmd"], Value::Null);
     let ports: Vec<&String> = config["ExposedPorts"].as_object().unwrap().keys().collect();
@@ -503,15 +485,14 @@ fn image_config_carries_entrypoint_ports_labels_env_and_build_args() {
         env.contains(&"GREETING=hi there") && env.contains(&"APP_MODE=production"),
         "{env:?}"
     );
-    assert!(run(tag, &[]).contains("hello from pycache"));
+    assert!(run(&engine, tag, &[]).contains("hello from pycache"));
 }
 
 #[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
 fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
-    if !enabled() {
-        return;
-    }
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = containerd();
     let nonce = nonce();
     let dir = std::env::temp_dir().join(format!("pycache-e2e-ci-{nonce}"));
     let cache = std::env::temp_dir().join(format!("pycache-e2e-ci-cache-{nonce}"));
@@ -519,6 +500,7 @@ fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
     let tag = "pycache-e2e/fresh-ci:latest";
     // The previous commit's CI run exports its cache, mode=max (cache mounts are never exported).
     let export = build(
+        &engine,
         &dir,
         tag,
         &[
@@ -529,12 +511,9 @@ fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
     assert!(export.ok, "{}", log_tail(&export));
     // The next commit, on a runner that has nothing but that export.
     let greeting = edit_greeting(&dir, nonce);
-    let prune = Command::new("docker")
-        .args(["buildx", "prune", "--all", "--force"])
-        .output()
-        .unwrap();
-    assert!(prune.status.success());
+    engine.prune_build_cache();
     let ci = build(
+        &engine,
         &dir,
         tag,
         &[
@@ -557,15 +536,87 @@ fn fresh_ci_runner_reuses_dependencies_from_an_exported_cache() {
         !step_cached(&ci, "[builder] uv sync"),
         "the project must be rebuilt"
     );
-    assert!(run(tag, &[]).contains(&greeting));
+    assert!(run(&engine, tag, &[]).contains(&greeting));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&cache);
     // Results imported from a cache export carry no content-based cache keys, so a later
     // build that relies on them (a version bump keyed on the export's content) would miss:
     // leave the builder as clean as this test found it after its prune.
-    let prune = Command::new("docker")
-        .args(["buildx", "prune", "--all", "--force"])
-        .output()
-        .unwrap();
-    assert!(prune.status.success());
+    engine.prune_build_cache();
+}
+
+#[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
+fn classic_engine_builds_a_dockerfile_with_copy_link() {
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = classic();
+    let nonce = nonce();
+    let dir = std::env::temp_dir().join(format!("pycache-e2e-classic-{nonce}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("greeting.txt"), format!("hello {nonce}\n")).unwrap();
+    // No `# syntax=`: the engine's own Dockerfile frontend, which turns `COPY --link` into a
+    // plain copy on this store. The RUN reaches PyPI: the engine's bridge and NAT work.
+    let dockerfile = r#"FROM BASE
+COPY --link greeting.txt /srv/greeting.txt
+RUN python3 -c "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/six/')" \
+ && cp /srv/greeting.txt /srv/checked.txt
+CMD ["cat", "/srv/checked.txt"]
+"#;
+    std::fs::write(
+        dir.join("Dockerfile"),
+        dockerfile.replace("BASE", &base_image()),
+    )
+    .unwrap();
+    let tag = "pycache-e2e/classic-copy-link:latest";
+    let b = build_file(&engine, &dir.join("Dockerfile"), &dir, tag, &[]);
+    assert!(b.ok, "{}", log_tail(&b));
+    assert_eq!(run(&engine, tag, &[]).trim(), format!("hello {nonce}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
+fn classic_engine_runs_our_frontend_which_needs_mergeop() {
+    let _lock = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = classic();
+    let b = build(
+        &engine,
+        &testdata("uv-minimal"),
+        "pycache-e2e/classic-uv-minimal:latest",
+        &[],
+    );
+    // The engine resolved our image from its classic store and ran it; the frontend then
+    // refused, because this BuildKit has no MergeOp. The classic-store feature (layers joined
+    // without MergeOp there) flips this: the build must then succeed and the image run.
+    let log = log_tail(&b);
+    assert!(!b.ok, "uv-minimal built on the classic store:\n{log}");
+    let image = frontend_image();
+    assert!(
+        b.stderr
+            .lines()
+            .any(|l| l.contains("\"name\":\"docker-image://") && l.contains(&image)),
+        "the frontend image {image} was not resolved:\n{log}"
+    );
+    assert!(
+        log.to_lowercase().contains("mergeop"),
+        "the failure does not name mergeop:\n{log}"
+    );
+}
+
+// The refusals run in a plain `cargo test`: they stop before any docker command.
+
+#[test]
+#[should_panic(expected = "refusing to prune: DOCKER_HOST unix:///var/run/docker.sock")]
+fn prune_refuses_the_default_engine() {
+    Engine::at("containerd", "unix:///var/run/docker.sock").prune_build_cache();
+}
+
+#[test]
+#[should_panic(expected = "refusing to prune")]
+fn prune_refuses_the_other_private_engine_s_socket() {
+    Engine::at(
+        "containerd",
+        "unix:///run/pycache-engines/classic/docker.sock",
+    )
+    .prune_build_cache();
 }
