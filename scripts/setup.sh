@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for tests, CI and the README: pycache's own Docker engines (scripts/engine.sh:
-# containerd and classic image stores, never the developer's engine), then in each of them the
+# containerd and classic image stores, never the developer's engine), a local registry on
+# 127.0.0.1:5000 (scripts/registry.sh), then in each engine the
 # local Python base image $PYCACHE_BASE_IMAGE (scripts/base-image.sh) and the frontend image
 # $PYCACHE_FRONTEND_IMAGE built from the current sources (scripts/frontend-image.sh).
 # Idempotent; a second run takes a few seconds.
@@ -27,6 +28,7 @@ step() {
   log "== $(basename "$1") done in $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
 }
 step "$here/engine.sh" "${PYCACHE_ENGINES[@]}"
+step "$here/registry.sh"
 step "$here/base-image.sh" --engine containerd "${VERIFY[@]}"
 step "$here/base-image.sh" --engine classic
 step "$here/frontend-image.sh" --engine containerd
