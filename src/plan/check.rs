@@ -40,7 +40,7 @@ with open("REPORT", "w") as f:
 "##;
 
 /// The check of `layers`, when there are two or more to compare.
-pub(super) fn step(layers: &[DependencyLayer]) -> Option<Step> {
+pub(super) fn step(layers: &[DependencyLayer], workdir: &str) -> Option<Step> {
     if layers.len() < 2 {
         return None;
     }
@@ -59,8 +59,8 @@ pub(super) fn step(layers: &[DependencyLayer]) -> Option<Step> {
         why: "layers are installed apart: a file two of them write differently is reported here, not lost silently".into(),
         action: Action::Run(Run {
             script: format!(
-                "set -eu\n{VENV}/bin/python - <<'PYCACHE_CHECK'\n{script}PYCACHE_CHECK\ntouch -h -d @{} {REPORT}",
-                super::FILE_EPOCH
+                "set -eu\n{VENV}/bin/python - <<'PYCACHE_CHECK'\n{script}PYCACHE_CHECK\n{}",
+                super::repro::normalize_mtimes(workdir)
             ),
             env: Vec::new(),
             binds,

@@ -60,7 +60,7 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
     };
     Environment {
         skeleton: skeleton_step(&env, ctx),
-        check: super::check::step(&dependencies),
+        check: super::check::step(&dependencies, ctx.workdir),
         dependencies,
         // setup.py files often read their requirements files: they stay with the source.
         lock_files: None,

@@ -76,7 +76,7 @@ pub(super) fn user_step(user: &RuntimeUser) -> Option<Step> {
         why: "a fixed uid/gid keeps file ownership identical on every builder".into(),
         action: Action::Run(Run {
             script: format!(
-                "set -eu\ntouch /tmp/.pycache-start\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\n{}",
+                "set -eu\ntouch /tmp/.pycache-start\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\nchage --lastday -1 {n}\n{}",
                 normalize_since_start(&["/etc", "/home", "/var"])
             ),
             env: Vec::new(),

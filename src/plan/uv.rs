@@ -127,7 +127,7 @@ pub(super) fn environment(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> 
         .collect();
     Environment {
         skeleton: skeleton_step(&env, ctx),
-        check: super::check::step(&dependencies),
+        check: super::check::step(&dependencies, ctx.workdir),
         dependencies,
         lock_files: source::lock_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
         source: source::copy_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
@@ -158,7 +158,8 @@ fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
             ),
             env: reproducible_env(&without_compile(env)),
             binds: Vec::new(),
-            caches: Vec::new(),
+            // uv keeps what it learns of the interpreter in its cache: never in the layer.
+            caches: vec![cache(ctx.suffix)],
             offline: true,
         }),
     }

@@ -2,6 +2,7 @@
 //! `scripts/lib.sh` for their paths), and the one way a test may prune a build cache. Tests play
 //! fresh CI runners by pruning, which must never reach a developer's own engine, so every docker
 //! command here names its engine's socket, and the prune refuses any other.
+#![allow(dead_code)]
 
 use std::process::{Command, Output};
 

@@ -1,0 +1,330 @@
+//! What every E2E test binary shares: the private engines with our images, `docker buildx
+//! build` runs read back from `--progress=rawjson` (steps run and cached, by vertex name), and
+//! small helpers on images and scratch copies of test projects.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+pub use super::engine::Engine;
+
+/// One build at a time in a test binary: two cores, and cache-hit counts must not see another
+/// test's build.
+pub static BUILDS: Mutex<()> = Mutex::new(());
+
+/// Takes [`BUILDS`] for the rest of a test.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    BUILDS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn testdata(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(case)
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+pub fn frontend_image() -> String {
+    std::env::var("PYCACHE_FRONTEND_IMAGE").unwrap_or_else(|_| "local/pycache-frontend:dev".into())
+}
+
+pub fn base_image() -> String {
+    std::env::var("PYCACHE_BASE_IMAGE").unwrap_or_else(|_| "local/python:3.11-slim".into())
+}
+
+/// The containerd-store engine with our images, or a panic saying how to get it.
+pub fn containerd() -> Engine {
+    let engine = Engine::containerd();
+    engine.require(&[&frontend_image(), &base_image()]);
+    engine
+}
+
+/// The classic-store engine with our images, or a panic saying how to get it.
+pub fn classic() -> Engine {
+    let engine = Engine::classic();
+    engine.require(&[&frontend_image(), &base_image()]);
+    engine
+}
+
+pub struct Build {
+    pub ok: bool,
+    pub stderr: String,
+    /// Build steps of ours (vertex names starting with `[base]`, `[builder]`, `[runtime]`):
+    /// (name, cached).
+    pub steps: Vec<(String, bool)>,
+    /// BuildKit warnings (`Warn` from the frontend), their short text.
+    pub warnings: Vec<String>,
+}
+
+impl Build {
+    pub fn cached(&self) -> usize {
+        self.steps.iter().filter(|s| s.1).count()
+    }
+    pub fn executed(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter(|s| !s.1)
+            .map(|s| s.0.as_str())
+            .collect()
+    }
+}
+
+/// `docker buildx build` of `dir` with its `pycache.toml` through our frontend (named by
+/// `BUILDKIT_SYNTAX`), tagged `tag`, with rawjson progress.
+pub fn build(engine: &Engine, dir: &Path, tag: &str, extra: &[&str]) -> Build {
+    let syntax = format!("BUILDKIT_SYNTAX={}", frontend_image());
+    let args: Vec<&str> = ["--build-arg", syntax.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    build_file(engine, &dir.join("pycache.toml"), dir, tag, &args)
+}
+
+/// `docker buildx build -f file dir`, tagged `tag`, with rawjson progress; the frontend is the
+/// file's own (a Dockerfile without `# syntax=` gets the engine's built-in one).
+pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
+    let out = engine
+        .docker()
+        .args([
+            "buildx",
+            "build",
+            "--progress=rawjson",
+            "--provenance=false",
+        ])
+        .arg("-f")
+        .arg(file)
+        .args(["-t", tag])
+        .args(extra)
+        .arg(dir)
+        .output()
+        .expect("docker runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // rawjson: one JSON status per line; a vertex appears several times, the last says most.
+    let mut last: std::collections::BTreeMap<String, (String, bool, bool)> = Default::default();
+    let mut warnings = Vec::new();
+    for line in stderr.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        for w in v
+            .get("warnings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(short) = w["short"].as_str()
+                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(short)
+            {
+                warnings.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        for vx in v
+            .get("vertexes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let digest = vx["digest"].as_str().unwrap_or("").to_owned();
+            let name = vx["name"].as_str().unwrap_or("").to_owned();
+            let cached = vx["cached"].as_bool().unwrap_or(false);
+            let completed = vx.get("completed").is_some();
+            let e = last.entry(digest).or_insert((name, false, false));
+            e.1 |= cached;
+            e.2 |= completed;
+        }
+    }
+    let steps = last
+        .into_values()
+        .filter(|(n, _, _)| {
+            n.starts_with("[base]") || n.starts_with("[builder]") || n.starts_with("[runtime]")
+        })
+        .map(|(n, c, _)| (n, c))
+        .collect();
+    warnings.dedup();
+    Build {
+        ok: out.status.success(),
+        stderr,
+        steps,
+        warnings,
+    }
+}
+
+/// The non-JSON part of a rawjson log, plus the error lines, for failure messages.
+pub fn log_tail(b: &Build) -> String {
+    let mut msgs: Vec<String> = Vec::new();
+    for line in b.stderr.lines() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) => {
+                for l in v
+                    .get("logs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(data) = l["data"].as_str()
+                        && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data)
+                    {
+                        msgs.push(String::from_utf8_lossy(&bytes).into_owned());
+                    }
+                }
+                for vx in v
+                    .get("vertexes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(e) = vx["error"].as_str() {
+                        msgs.push(format!("vertex error: {e}"));
+                    }
+                }
+            }
+            Err(_) => msgs.push(line.to_owned()),
+        }
+    }
+    let text = msgs.concat();
+    text.chars()
+        .rev()
+        .take(4000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+pub fn run(engine: &Engine, tag: &str, args: &[&str]) -> String {
+    let out = engine
+        .docker()
+        .args(["run", "--rm", tag])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker run {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn config(engine: &Engine, tag: &str) -> Value {
+    let out = engine
+        .docker()
+        .args(["image", "inspect", tag])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0]["Config"].clone()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// A value never used before: the engine keeps content-addressed results across runs, so
+/// edits made with it are new content whose steps must really run.
+pub fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+pub fn step_cached(b: &Build, prefix: &str) -> bool {
+    let matching: Vec<_> = b.steps.iter().filter(|s| s.0.starts_with(prefix)).collect();
+    assert!(
+        !matching.is_empty(),
+        "no step named {prefix}… in {:?}",
+        b.steps
+    );
+    matching.iter().all(|s| s.1)
+}
+
+pub fn layers(engine: &Engine, tag: &str) -> Vec<String> {
+    let out = engine
+        .docker()
+        .args([
+            "image",
+            "inspect",
+            tag,
+            "--format",
+            "{{json .RootFS.Layers}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every file and symlink under `/app/.venv` of image `tag`: `path mode sha256` or
+/// `path -> target`, sorted.
+pub fn venv_listing(engine: &Engine, tag: &str) -> Vec<String> {
+    let script = r#"cd /app/.venv && find . \( -type f -o -type l \) | LC_ALL=C sort | while read -r f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(stat -c %a "$f") $(sha256sum < "$f" | cut -c1-64)"; fi; done"#;
+    let out = engine
+        .docker()
+        .args([
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--entrypoint",
+            "sh",
+            tag,
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "listing {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The local registry of `scripts/registry.sh`, or a panic saying how to start it.
+pub fn registry() -> &'static str {
+    const ADDR: &str = "127.0.0.1:5000";
+    use std::io::{Read, Write};
+    let answer = std::net::TcpStream::connect(ADDR).and_then(|mut s| {
+        s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut reply = String::new();
+        s.read_to_string(&mut reply)?;
+        Ok(reply)
+    });
+    match answer {
+        Ok(reply) if reply.starts_with("HTTP/1.") && reply.contains(" 200 ") => ADDR,
+        other => panic!(
+            "e2e: no registry answers at http://{ADDR}/v2/ ({other:?}); run scripts/registry.sh (scripts/setup.sh does)"
+        ),
+    }
+}
+
+/// The names of the `[builder] deps: …` steps a build ran (not cached).
+pub fn dependency_layers_run(b: &Build) -> Vec<&str> {
+    b.executed()
+        .into_iter()
+        .filter(|s| s.starts_with("[builder] deps: ") && !s.contains(": write "))
+        .collect()
+}
