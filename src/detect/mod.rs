@@ -3,6 +3,7 @@
 
 mod files;
 pub mod freshness;
+pub mod markers;
 pub mod pyproject;
 pub mod python;
 pub mod requirements;
