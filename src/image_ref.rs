@@ -128,6 +128,12 @@ impl ImageRef {
                 _ => ImageRefError::Format(at),
             }
         })?;
+        // The grammar makes the domain optional, so a first component that Docker takes for a
+        // domain but is not a valid host (`g_r.io/x`) parses as part of a path. Docker would
+        // then pass on a name no registry resolves; here it is an error.
+        if parsed.domain().map(|d| d.to_str()) != Some(domain.as_str()) {
+            return Err(ImageRefError::Format(None));
+        }
         let digest = parsed.digest().map(|d| d.to_str().to_owned());
         if let Some(digest) = &digest {
             check_digest(digest)?;
@@ -367,6 +373,9 @@ mod tests {
             ("a//b", E::Format(None)),
             ("python:3.12$x", E::Tag(Some((11, '$')))),
             ("https://ghcr.io/x", E::Format(None)),
+            ("g_r.io/astral-sh/uv", E::Format(None)),
+            ("-ghcr.io/x", E::Format(None)),
+            ("ghcr.io:/x", E::Format(None)),
             (&long, E::NameTooLong),
             ("a/b@sha256:00", E::Digest("sha256:00".into())),
             ("a/b@sha256:zz", E::Digest("sha256:zz".into())),
