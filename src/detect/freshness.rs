@@ -13,8 +13,9 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use pep440_rs::{Operator, Version, VersionSpecifier};
-use pep508_rs::{ExtraName, PackageName, Pep508Url, Requirement, VersionOrUrl};
+use pep508_rs::{ExtraName, PackageName, VersionOrUrl};
 
+use super::pep508;
 use super::pyproject::{PyProject, normalize_name};
 use super::uvlock::{LockedRequirement, UvLock};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -93,29 +94,10 @@ impl RequirementKey {
     }
 }
 
-/// A direct reference's URL or path, kept as written: only whether there is one matters here,
-/// and parsing a relative path as a URL would consult the working directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct UrlText(String);
-
-impl fmt::Display for UrlText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Pep508Url for UrlText {
-    type Err = std::convert::Infallible;
-
-    fn parse_url(url: &str, _working_dir: Option<&std::path::Path>) -> Result<Self, Self::Err> {
-        Ok(Self(url.to_owned()))
-    }
-}
-
 /// The key of a PEP 508 requirement string from `pyproject.toml`
 /// (`"Flask[async]>=2; python_version<'3.12'"`), or the parser's one-line message.
 pub fn requirement_key(req: &str) -> Result<RequirementKey, String> {
-    let req = Requirement::<UrlText>::from_str(req).map_err(|e| e.message.to_string())?;
+    let req = pep508::requirement(req)?;
     let specifiers = match req.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(specs)) => specs.iter().cloned().collect(),
         Some(VersionOrUrl::Url(_)) | None => Vec::new(),

@@ -3,7 +3,7 @@
 //! carries, not the machine pycache runs on. For deciding which locked packages a platform
 //! installs; nothing in the plan uses it yet.
 //!
-//! Parsing, evaluation and the `and`/`or` algebra are `pep508_rs`'s: the marker implementation
+//! Parsing, evaluation and the `and`/`or` algebra are `pep508_rs`'s (see [`super::pep508`]): the marker implementation
 //! uv uses, so a marker means here what it means to the `uv sync` in the build. Its markers are
 //! decision diagrams, so equivalent markers compare equal and print alike (normalised, e.g.
 //! `python_version >= '3.10'` prints as `python_full_version >= '3.10'`), and
@@ -165,11 +165,11 @@ impl Marker {
         if marker.trim().is_empty() {
             return Ok(Self::TRUE);
         }
-        MarkerTree::from_str(marker)
+        super::pep508::marker(marker)
             .map(Self)
-            .map_err(|e| MarkerError {
+            .map_err(|message| MarkerError {
                 marker: marker.to_owned(),
-                message: e.message.to_string(),
+                message,
             })
     }
 

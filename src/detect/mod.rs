@@ -4,6 +4,7 @@
 mod files;
 pub mod freshness;
 pub mod markers;
+pub mod pep508;
 pub mod pyproject;
 pub mod python;
 pub mod requirements;
