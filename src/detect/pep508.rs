@@ -43,10 +43,12 @@ pub fn requirement(input: &str) -> Result<Requirement<UrlText>, String> {
     Requirement::<UrlText>::from_str(input).map_err(|e| e.message.to_string())
 }
 
-/// Parses a PEP 508 marker expression; the error is the parser's one-line message.
+/// Parses a PEP 508 marker expression; the error is the parser's one-line message. Parsed with
+/// [`UrlText`] as the URL type, as requirements are, so `pep508_rs`'s own URL code (with `url`
+/// and `regex`) is not linked in.
 pub fn marker(input: &str) -> Result<MarkerTree, String> {
     guard(input)?;
-    MarkerTree::from_str(input).map_err(|e| e.message.to_string())
+    MarkerTree::parse_str::<UrlText>(input).map_err(|e| e.message.to_string())
 }
 
 /// `pep508_rs` 0.9.2 measures the word after a marker expression (where `and`/`or` may follow)
