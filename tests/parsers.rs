@@ -110,3 +110,11 @@ fn markers() {
         }
     }
 }
+
+/// The lock readers parse through the same guard: these panicked inside `pep508_rs`.
+#[test]
+fn lock_markers_that_panicked_are_unparsable() {
+    for m in ["python_version < '3.11'é", "extra == ''cli'é"] {
+        assert!(pycache::lock::markers::parse(m).is_none(), "{m:?}");
+    }
+}

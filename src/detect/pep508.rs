@@ -1,5 +1,6 @@
 //! PEP 508 requirements and markers parsed with `pep508_rs`, behind a guard for the inputs on
-//! which its last release (0.9.2) panics instead of returning an error.
+//! which its last release (0.9.2) panics instead of returning an error. Every parse of
+//! requirement or marker text (pyproject.toml, uv.lock, requirements files) goes through here.
 //!
 //! Why `pep508_rs`/`pep440_rs` (Apache-2.0 OR BSD-2-Clause) and not uv's own `uv-pep508`/
 //! `uv-pep440`: they are the same code as published by uv's author for use outside uv, with 75
@@ -43,9 +44,7 @@ pub fn requirement(input: &str) -> Result<Requirement<UrlText>, String> {
     Requirement::<UrlText>::from_str(input).map_err(|e| e.message.to_string())
 }
 
-/// Parses a PEP 508 marker expression; the error is the parser's one-line message. Parsed with
-/// [`UrlText`] as the URL type, as requirements are, so `pep508_rs`'s own URL code (with `url`
-/// and `regex`) is not linked in.
+/// Parses a PEP 508 marker expression; the error is the parser's one-line message.
 pub fn marker(input: &str) -> Result<MarkerTree, String> {
     guard(input)?;
     MarkerTree::parse_str::<UrlText>(input).map_err(|e| e.message.to_string())
