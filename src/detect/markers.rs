@@ -12,7 +12,10 @@
 //! ```
 //! use pycache::detect::markers::{Implementation, Marker, TargetEnvironment};
 //!
-//! let env = TargetEnvironment::new("linux/arm64", "3.11.2", Implementation::CPython).unwrap();
+//! use pycache::platform::Platform;
+//!
+//! let arm64 = Platform::parse("linux/arm64").unwrap();
+//! let env = TargetEnvironment::new(&arm64, "3.11.2", Implementation::CPython).unwrap();
 //! let marker = Marker::parse("platform_machine == 'aarch64' and python_version >= '3.10'").unwrap();
 //! assert!(marker.evaluate(&env, &[]));
 //! ```
@@ -21,6 +24,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use pep440_rs::Version;
+
+use crate::platform::Platform;
 pub use pep508_rs::ExtraName;
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, MarkerTree};
 
@@ -49,8 +54,6 @@ impl Implementation {
 /// Why no environment could be built for a target.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EnvironmentError {
-    #[error("`{0}` is not a platform (os/arch[/variant], e.g. linux/amd64)")]
-    Platform(String),
     #[error("markers are evaluated for linux images only, not `{0}`")]
     UnsupportedOs(String),
     #[error("no known `platform.machine()` for the architecture `{0}`")]
@@ -72,21 +75,15 @@ impl TargetEnvironment {
     /// `platform_release` and `platform_version` (the kernel's) are unknown before the build
     /// runs and are empty strings; markers comparing them see no match.
     pub fn new(
-        platform: &str,
+        platform: &Platform,
         python_full_version: &str,
         implementation: Implementation,
     ) -> Result<Self, EnvironmentError> {
-        let mut parts = platform.trim().split('/');
-        let (Some(os), Some(arch), variant, None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(EnvironmentError::Platform(platform.to_owned()));
-        };
-        if os != "linux" {
-            return Err(EnvironmentError::UnsupportedOs(os.to_owned()));
+        if platform.os != "linux" {
+            return Err(EnvironmentError::UnsupportedOs(platform.os.clone()));
         }
-        let machine = linux_machine(arch, variant)
-            .ok_or_else(|| EnvironmentError::UnknownArchitecture(platform.to_owned()))?;
+        let machine = linux_machine(&platform.architecture, platform.variant.as_deref())
+            .ok_or_else(|| EnvironmentError::UnknownArchitecture(platform.to_string()))?;
         let bad_version = || EnvironmentError::PythonVersion(python_full_version.to_owned());
         let version = Version::from_str(python_full_version).map_err(|_| bad_version())?;
         let [major, minor, ..] = version.release() else {
@@ -126,6 +123,8 @@ fn linux_machine(arch: &str, variant: Option<&str>) -> Option<&'static str> {
     Some(match (arch, variant) {
         ("amd64", _) => "x86_64",
         ("arm64", None | Some("v8")) => "aarch64",
+        // An AArch32 userland on a 64-bit kernel.
+        ("arm", Some("v8")) => "armv8l",
         // Docker's default `arm` variant is v7.
         ("arm", None | Some("v7")) => "armv7l",
         ("arm", Some("v6")) => "armv6l",
@@ -257,7 +256,8 @@ mod tests {
     use super::*;
 
     fn env(platform: &str, python: &str) -> TargetEnvironment {
-        TargetEnvironment::new(platform, python, Implementation::CPython).unwrap()
+        let platform = Platform::parse(platform).unwrap();
+        TargetEnvironment::new(&platform, python, Implementation::CPython).unwrap()
     }
 
     fn holds(marker: &str, env: &TargetEnvironment, extras: &[&str]) -> bool {
@@ -277,6 +277,11 @@ mod tests {
             ("linux/arm", "armv7l"),
             ("linux/arm/v6", "armv6l"),
             ("linux/arm/v5", "armv5tel"),
+            ("linux/arm/v8", "armv8l"),
+            ("linux/amd64/v3", "x86_64"),
+            ("linux/x86_64", "x86_64"),
+            ("linux/aarch64", "aarch64"),
+            ("linux/armhf", "armv7l"),
             ("linux/386", "i686"),
             ("linux/ppc64le", "ppc64le"),
             ("linux/s390x", "s390x"),
@@ -399,20 +404,22 @@ mod tests {
             let e = Marker::parse(m).unwrap_err();
             assert!(!e.message.contains('\n'), "{m}: {e}");
         }
-        for (platform, python) in [
-            ("linux", "3.11.2"),
-            ("linux/amd64/v2/x", "3.11.2"),
-            ("windows/amd64", "3.11.2"),
-            ("linux/sparc", "3.11.2"),
-            ("linux/arm64/v7", "3.11.2"),
-            ("linux/amd64", "3"),
-            ("linux/amd64", "three"),
-            ("linux/amd64", "3.11.2+local"),
-            ("linux/amd64", "1!3.11"),
-        ] {
+        let amd64 = Platform::parse("linux/amd64").unwrap();
+        for python in ["3", "three", "3.11.2+local", "1!3.11", "3.11.post1"] {
             assert!(
-                TargetEnvironment::new(platform, python, Implementation::CPython).is_err(),
-                "{platform} {python}"
+                TargetEnvironment::new(&amd64, python, Implementation::CPython).is_err(),
+                "{python}"
+            );
+        }
+        let odd = |os: &str, arch: &str| Platform {
+            os: os.into(),
+            architecture: arch.into(),
+            variant: None,
+        };
+        for platform in [odd("windows", "amd64"), odd("linux", "sparc")] {
+            assert!(
+                TargetEnvironment::new(&platform, "3.11.2", Implementation::CPython).is_err(),
+                "{platform}"
             );
         }
         // uv's algebra reads `python_version` as a range of `python_full_version` and keeps
