@@ -9,6 +9,7 @@ pub mod detect;
 pub mod diag;
 pub mod gateway;
 pub mod image;
+pub mod image_ref;
 pub mod llb;
 pub mod lock;
 pub mod lower;

@@ -2,6 +2,9 @@
 //! and extras exist, whether the lock is up to date, what `.dockerignore` excludes.
 
 mod files;
+pub mod freshness;
+pub mod markers;
+pub mod pep508;
 pub mod pyproject;
 pub mod python;
 pub mod requirements;
@@ -13,7 +16,7 @@ pub use files::{
     DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS,
     Walk,
 };
-use pyproject::{PyProject, normalize_name};
+use pyproject::{ProjectTable, PyProject, normalize_name};
 use requirements::RequirementsFile;
 use uvlock::UvLock;
 
@@ -123,12 +126,7 @@ pub fn detect(
         }
     };
     let project_table = pyproject.as_ref().and_then(|p| p.project.clone());
-    let python = python::choose(
-        files.get(".python-version"),
-        project_table
-            .as_ref()
-            .and_then(|p| p.requires_python.as_deref()),
-    );
+    let python = choose_python(files, recipe, project_table.as_ref(), &mut diags);
     let dockerignore =
         parse_dockerignore(dockerignore.or(files.get(".dockerignore")).unwrap_or(""));
 
@@ -192,6 +190,57 @@ pub fn detect(
         Some(p) => diags.finish(p),
         None => Err(diags),
     }
+}
+
+/// The `3.X` line of the default base image. A malformed `requires-python` is an error
+/// wherever it is (uv and pip refuse the project too); one that allows no line with a default
+/// image is an error only when the default image is used.
+fn choose_python(
+    files: &ProjectFiles,
+    recipe: &Recipe,
+    project: Option<&ProjectTable>,
+    diags: &mut Diagnostics,
+) -> String {
+    let from_file = files
+        .get(".python-version")
+        .and_then(python::python_version_line);
+    let Some(spec) = project.and_then(|p| p.requires_python.as_ref()) else {
+        return from_file.unwrap_or_else(|| python::FALLBACK.to_owned());
+    };
+    let text = files.get("pyproject.toml").unwrap_or("");
+    let error = match python::line_for(spec.get_ref()) {
+        Ok(line) => return from_file.unwrap_or(line),
+        Err(python::RequiresPythonError::NoKnownLine { .. })
+            if from_file.is_some() || recipe.image.base.is_some() =>
+        {
+            return from_file.unwrap_or_else(|| python::FALLBACK.to_owned());
+        }
+        Err(e) => e,
+    };
+    // Narrow to the bad clause when the value is a plain string, written as it reads.
+    let span = spec.span();
+    let span = match &error {
+        python::RequiresPythonError::Invalid { clause, .. }
+            if text.get(span.start + 1..span.end - 1) == Some(spec.get_ref().as_str()) =>
+        {
+            span.start + 1 + clause.start..span.start + 1 + clause.end
+        }
+        _ => span,
+    };
+    let help = match error {
+        python::RequiresPythonError::Invalid { .. } => {
+            "write a PEP 440 specifier set, e.g. \">=3.11\" or \">=3.10,<3.14\""
+        }
+        python::RequiresPythonError::NoKnownLine { .. } => {
+            "name a base image with a Python it allows in [image] base, or the line in .python-version"
+        }
+    };
+    diags.push(
+        Diagnostic::new("pyproject.toml", error.to_string())
+            .at(text, span)
+            .help(help),
+    );
+    from_file.unwrap_or_else(|| python::FALLBACK.to_owned())
 }
 
 fn detect_uv(
@@ -265,9 +314,11 @@ fn detect_uv(
     manifest_files.sort();
 
     let local_packages: Vec<String> = lock.local_packages().map(|(p, _)| p.name.clone()).collect();
-    check_lock_fresh(&pyproject, "pyproject.toml", &lock, diags);
+    let root_text = files.get("pyproject.toml").unwrap_or("");
+    freshness::check_lock_fresh(&pyproject, "pyproject.toml", root_text, &lock, diags);
     for (path, member) in &members {
-        check_lock_fresh(member, path, &lock, diags);
+        let text = files.get(path).unwrap_or("");
+        freshness::check_lock_fresh(member, path, text, &lock, diags);
     }
     check_selection(recipe, &pyproject, diags);
 
@@ -279,104 +330,6 @@ fn detect_uv(
         manifest_files,
         local_packages,
     })))
-}
-
-/// Compares what `pyproject.toml` asks for with what uv recorded when it wrote the lock.
-fn check_lock_fresh(pyproject: &PyProject, path: &str, lock: &UvLock, diags: &mut Diagnostics) {
-    let Some(project) = &pyproject.project else {
-        return;
-    };
-    let Some(name) = &project.name else {
-        return;
-    };
-    let stale = |why: String| {
-        Diagnostic::new(
-            "uv.lock",
-            format!("uv.lock is out of date with {path}: {why}"),
-        )
-        .help("run `uv lock` and commit the updated uv.lock")
-    };
-    let Some(locked) = lock.package(name) else {
-        diags.push(stale(format!(
-            "project `{}` is not in the lock",
-            normalize_name(name)
-        )));
-        return;
-    };
-    if let (Some(want), Some(have)) = (&project.version, &locked.version)
-        && release_differs(want, have)
-    {
-        diags.push(stale(format!(
-            "the project's version is {want}, the lock has {have}"
-        )));
-        return;
-    }
-    let Some(meta) = &locked.metadata else {
-        return;
-    };
-    let want: BTreeSet<_> = project
-        .dependencies
-        .iter()
-        .chain(project.optional_dependencies.values().flatten())
-        .map(|r| uvlock::requirement_key(r))
-        .collect();
-    let have: BTreeSet<_> = meta
-        .requires_dist
-        .iter()
-        .map(uvlock::locked_requirement_key)
-        .collect();
-    if let Some(missing) = want.difference(&have).next() {
-        diags.push(stale(format!(
-            "`{}` ({}) is required but not locked",
-            missing.0,
-            if missing.2.is_empty() {
-                "any version"
-            } else {
-                &missing.2
-            }
-        )));
-        return;
-    }
-    if let Some(extra) = have.difference(&want).next() {
-        diags.push(stale(format!(
-            "`{}` is locked but no longer required",
-            extra.0
-        )));
-        return;
-    }
-    for group in pyproject.group_names() {
-        let want: BTreeSet<_> = pyproject
-            .group(&group)
-            .iter()
-            .map(|r| uvlock::requirement_key(r))
-            .collect();
-        let have: BTreeSet<_> = meta
-            .requires_dev
-            .get(&group)
-            .map(|reqs| reqs.iter().map(uvlock::locked_requirement_key).collect())
-            .unwrap_or_default();
-        if want != have {
-            diags.push(stale(format!("dependency group `{group}` changed")));
-            return;
-        }
-    }
-}
-
-/// Whether two plain release versions (`1.2.0`, `1.2`) differ. Other forms (`1.0b1`, `1!2`,
-/// local versions) are not compared: uv normalises them, and a false "out of date" would block
-/// a good build, which `uv sync --locked` checks anyway.
-fn release_differs(a: &str, b: &str) -> bool {
-    let release = |v: &str| -> Option<Vec<u64>> {
-        let mut parts: Vec<u64> = v
-            .split('.')
-            .map(|p| p.parse().ok())
-            .collect::<Option<_>>()?;
-        while parts.len() > 1 && parts.last() == Some(&0) {
-            parts.pop();
-        }
-        Some(parts)
-    };
-    matches!((release(a), release(b)), (Some(x), Some(y)) if x != y)
 }
 
 /// Groups and extras named in the recipe (top level and targets) must exist in the project.
@@ -550,17 +503,4 @@ fn detect_pip(
         files: parsed,
         installable,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::release_differs;
-
-    #[test]
-    fn only_plain_releases_are_compared() {
-        assert!(release_differs("0.2.0", "0.1.0"));
-        assert!(!release_differs("1.0", "1.0.0"));
-        assert!(!release_differs("1.0b1", "1.0.0b1"));
-        assert!(!release_differs("2.0.0", "2.0.0"));
-    }
 }

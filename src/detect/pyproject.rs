@@ -2,8 +2,11 @@
 //! `[dependency-groups]`, `[tool.uv]` workspace and dev dependencies, `[build-system]`).
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
+use pep508_rs::PackageName;
 use serde::Deserialize;
+use toml::Spanned;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -20,7 +23,7 @@ pub struct PyProject {
 pub struct ProjectTable {
     pub name: Option<String>,
     pub version: Option<String>,
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Spanned<String>>,
     #[serde(default)]
     pub dependencies: Vec<String>,
     #[serde(default)]
@@ -134,22 +137,13 @@ impl PyProject {
     }
 }
 
-/// PEP 503 normalised name: lower case, runs of `-_.` become `-`.
+/// PEP 503 normalised name (lower case, runs of `-_.` become `-`), as `pep508_rs`'s
+/// `PackageName` has it; the same rule normalises extras (PEP 685) and dependency groups
+/// (PEP 735). A string that is no valid name (`-x`, `a b`) is only trimmed and lower-cased,
+/// so it still matches itself, and nothing else, when compared.
 pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    let name = name.trim();
+    PackageName::from_str(name).map_or_else(|_| name.to_lowercase(), |n| n.to_string())
 }
 
 /// The name of a PEP 508 requirement string (`"Flask[async]>=2; python_version<'3.12'"` → `flask`).
@@ -168,6 +162,12 @@ mod tests {
     fn names_normalise() {
         assert_eq!(normalize_name("Flask_SQLAlchemy"), "flask-sqlalchemy");
         assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        assert_eq!(
+            normalize_name(" Foo__Bar--baz.. qux"),
+            "foo__bar--baz.. qux"
+        );
+        assert_eq!(normalize_name("A-._B"), "a-b");
+        assert_eq!(normalize_name("-x"), "-x");
         assert_eq!(
             requirement_name("Flask[async] >= 2.0; python_version < '3.12'"),
             "flask"

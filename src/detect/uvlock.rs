@@ -632,55 +632,6 @@ impl<'a> Keys<'a> {
     }
 }
 
-/// Requirement strings reduced to comparable `(name, extras, specifier)` triples. Markers are
-/// left out: uv rewrites them (`python_version` → `python_full_version`), so comparing them
-/// textually would report fresh locks as stale.
-pub fn requirement_key(req: &str) -> (String, Vec<String>, String) {
-    let req = req.split(';').next().unwrap_or("").trim();
-    let name_end = req
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(req.len());
-    let name = normalize_name(&req[..name_end]);
-    let mut rest = req[name_end..].trim();
-    let mut extras = Vec::new();
-    if let Some(inner) = rest.strip_prefix('[')
-        && let Some(end) = inner.find(']')
-    {
-        extras = inner[..end]
-            .split(',')
-            .map(normalize_name)
-            .filter(|e| !e.is_empty())
-            .collect();
-        rest = inner[end + 1..].trim();
-    }
-    extras.sort();
-    (name, extras, normalize_specifier(rest))
-}
-
-pub fn locked_requirement_key(req: &LockedRequirement) -> (String, Vec<String>, String) {
-    let mut extras: Vec<String> = req.extras.iter().map(|e| normalize_name(e)).collect();
-    extras.sort();
-    (
-        normalize_name(&req.name),
-        extras,
-        normalize_specifier(req.specifier.as_deref().unwrap_or("")),
-    )
-}
-
-fn normalize_specifier(spec: &str) -> String {
-    let spec = spec.trim().trim_start_matches('(').trim_end_matches(')');
-    if spec.starts_with('@') {
-        return "@".into();
-    }
-    let mut parts: Vec<String> = spec
-        .split(',')
-        .map(|p| p.chars().filter(|c| !c.is_whitespace()).collect::<String>())
-        .filter(|p| !p.is_empty())
-        .collect();
-    parts.sort();
-    parts.join(",")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -881,26 +832,5 @@ mod tests {
             };
             assert_eq!(outcome(&text, true), outcome(&text, false), "{text}");
         }
-    }
-
-    #[test]
-    fn requirement_keys_ignore_spacing_order_and_markers() {
-        assert_eq!(
-            requirement_key("Flask[b,a] >= 2.0, <3 ; python_version < '3.12'"),
-            (
-                "flask".into(),
-                vec!["a".into(), "b".into()],
-                "<3,>=2.0".into()
-            )
-        );
-        let locked = LockedRequirement {
-            name: "flask".into(),
-            specifier: Some(">=2.0,<3".into()),
-            extras: vec!["b".into(), "a".into()],
-        };
-        assert_eq!(
-            locked_requirement_key(&locked),
-            requirement_key("Flask[a,b]>=2.0,<3")
-        );
     }
 }

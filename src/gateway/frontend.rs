@@ -18,6 +18,7 @@ use super::{log, pb, subrequests};
 use crate::detect::{DETECTION_PATTERNS, DirEntry, EntryKind, ProjectFiles, SKIP_DIRS, Walk};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::image::{BaseConfig, image_config};
+use crate::image_ref::ImageRef;
 use crate::llb::{self, source};
 use crate::lower::{ContextSource, LowerOptions};
 use crate::plan::Plan;
@@ -432,7 +433,15 @@ async fn resolve_base<T: BridgeTransport>(
     opts: &FrontendOptions,
     plan: &Plan,
 ) -> Result<BaseConfig, FrontendError> {
-    let reference = source::normalize_image_ref(&plan.base_image);
+    // The same normalised form as the image op, so the daemon resolves the image the op uses.
+    let reference = ImageRef::parse(&plan.base_image)
+        .map_err(|e| {
+            FrontendError::Other(format!(
+                "the base image `{}` is not a valid reference: {e}",
+                plan.base_image
+            ))
+        })?
+        .to_string();
     let response = client
         .resolve_image_config(pb::ResolveImageConfigRequest {
             r#ref: reference.clone(),

@@ -5,41 +5,24 @@ use std::collections::BTreeMap;
 
 use super::pb;
 use super::state::{OpMeta, State};
+use crate::image_ref::ImageRef;
 
-/// `docker.io/library/python:3.12-slim` for `python:3.12-slim`, as Docker normalises names.
-pub fn normalize_image_ref(reference: &str) -> String {
-    let (name, digest) = match reference.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (reference, None),
-    };
-    let first = name.split('/').next().unwrap_or("");
-    let has_domain =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let mut full = if has_domain {
-        name.to_owned()
-    } else if name.contains('/') {
-        format!("docker.io/{name}")
-    } else {
-        format!("docker.io/library/{name}")
-    };
-    let last = full.rsplit('/').next().unwrap_or("");
-    if !last.contains(':') && digest.is_none() {
-        full.push_str(":latest");
-    }
-    match digest {
-        Some(d) => format!("{full}@{d}"),
-        None => full,
-    }
-}
-
-/// How the daemon resolves an image: `default`, `pull` or `local` (attr `image.resolvemode`).
+/// An image source for `reference`, named `[image] <reference>` as written. How the daemon
+/// resolves it: `default`, `pull` or `local` (attr `image.resolvemode`).
+///
+/// The identifier is the normalised reference ([`ImageRef`]), so every spelling of one image is
+/// one op and one cache key. The recipe rejects invalid references before anything is planned;
+/// one that reaches here anyway is passed on as written for BuildKit to refuse, since the
+/// builder of a State has no way to report an error.
 pub fn image(reference: &str, resolve_mode: Option<&str>, ignore_cache: bool) -> State {
+    let identifier =
+        ImageRef::parse(reference).map_or_else(|_| reference.to_owned(), |r| r.to_string());
     let mut attrs = BTreeMap::new();
     if let Some(mode) = resolve_mode.filter(|m| !m.is_empty()) {
         attrs.insert("image.resolvemode".to_owned(), mode.to_owned());
     }
     let op = pb::op::Op::Source(pb::SourceOp {
-        identifier: format!("docker-image://{}", normalize_image_ref(reference)),
+        identifier: format!("docker-image://{identifier}"),
         attrs,
     });
     let meta = OpMeta::named(format!("[image] {reference}")).ignore_cache(ignore_cache);
@@ -93,15 +76,41 @@ pub fn local(name: &str, opts: &LocalOptions) -> State {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_image_ref as n;
+    use super::*;
+
+    fn identifier(state: &State) -> String {
+        match &state.output.as_ref().expect("a vertex").vertex.op {
+            pb::op::Op::Source(source) => source.identifier.clone(),
+            other => panic!("not a source op: {other:?}"),
+        }
+    }
 
     #[test]
-    fn image_names_normalise_like_docker() {
-        assert_eq!(n("python:3.12-slim"), "docker.io/library/python:3.12-slim");
-        assert_eq!(n("local/python:3.11"), "docker.io/local/python:3.11");
-        assert_eq!(n("ghcr.io/astral-sh/uv:0.9"), "ghcr.io/astral-sh/uv:0.9");
-        assert_eq!(n("localhost:5000/x"), "localhost:5000/x:latest");
-        assert_eq!(n("debian"), "docker.io/library/debian:latest");
-        assert_eq!(n("a/b@sha256:00"), "docker.io/a/b@sha256:00");
+    fn image_ops_carry_the_normalised_reference() {
+        for (reference, want) in [
+            (
+                "python:3.12-slim",
+                "docker-image://docker.io/library/python:3.12-slim",
+            ),
+            (
+                "docker.io/library/python:3.12-slim",
+                "docker-image://docker.io/library/python:3.12-slim",
+            ),
+            (
+                "local/python:3.11-slim",
+                "docker-image://docker.io/local/python:3.11-slim",
+            ),
+            (
+                "ghcr.io/astral-sh/uv:0.9",
+                "docker-image://ghcr.io/astral-sh/uv:0.9",
+            ),
+            ("localhost:5000/x", "docker-image://localhost:5000/x:latest"),
+        ] {
+            assert_eq!(
+                identifier(&image(reference, None, false)),
+                want,
+                "{reference}"
+            );
+        }
     }
 }

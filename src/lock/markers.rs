@@ -8,7 +8,6 @@
 //! release the project allows, and is otherwise left for the installer to evaluate.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use pep508_rs::marker::{MarkerEnvironment, MarkerEnvironmentBuilder, MarkerExpression};
 use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
@@ -136,7 +135,7 @@ pub fn environment(platform: &Platform, version: &Version) -> Option<MarkerEnvir
 
 /// Parses a marker as a lock writes it; `None` for an unparsable one.
 pub fn parse(marker: &str) -> Option<MarkerTree> {
-    MarkerTree::from_str(marker).ok()
+    crate::detect::pep508::marker(marker).ok()
 }
 
 /// `marker` with every `extra == '…'` decided: true for the names in `active`, false for the

@@ -3,10 +3,8 @@
 //! other. Files with an unpinned or unhashed line, a URL or a local path are not a lock: the
 //! plan installs them in one step, as written.
 
-use std::str::FromStr;
-
+use pep508_rs::VersionOrUrl;
 use pep508_rs::pep440_rs::Operator;
-use pep508_rs::{Requirement, VersionOrUrl};
 
 use super::markers::Target;
 use super::{LockedEnv, LockedPackage, PackageSource};
@@ -46,7 +44,7 @@ pub fn select(
                 .split_whitespace()
                 .filter(|w| !w.starts_with("--"))
                 .collect();
-            let parsed = Requirement::<pep508_rs::VerbatimUrl>::from_str(&spec.join(" "))
+            let parsed = crate::detect::pep508::requirement(&spec.join(" "))
                 .map_err(|_| not_locked("is not a PEP 508 requirement"))?;
             let version = match &parsed.version_or_url {
                 Some(VersionOrUrl::VersionSpecifier(s)) => match s.iter().collect::<Vec<_>>()[..] {

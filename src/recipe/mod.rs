@@ -9,6 +9,7 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::image_ref::ImageRef;
 pub use reader::Sp;
 use reader::{Reader, Section};
 
@@ -424,6 +425,24 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
                 let msg = format!("apt package `{}` is listed twice", pkg.get_ref());
                 r.error(pkg.span(), msg).help = Some("remove one of them".into());
             }
+        }
+    }
+    let images = [
+        (&recipe.image.base, "[image] base"),
+        (&recipe.python.uv_image, "[python] uv-image"),
+    ];
+    for (image, key) in images {
+        if let Some(image) = image
+            && let Err(e) = ImageRef::parse(image.get_ref())
+        {
+            let msg = format!(
+                "{key} `{}` is not a valid image reference: {e}",
+                image.get_ref()
+            );
+            r.error(image.span(), msg).help = Some(
+                "write a reference as for `docker pull`, e.g. \"python:3.12-slim\" or \"ghcr.io/astral-sh/uv:0.9\""
+                    .into(),
+            );
         }
     }
     let py = &recipe.python;
