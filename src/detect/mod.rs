@@ -3,7 +3,6 @@
 
 mod files;
 pub mod freshness;
-pub mod markers;
 pub mod pep508;
 pub mod pyproject;
 pub mod python;

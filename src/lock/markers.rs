@@ -75,12 +75,16 @@ impl Target {
         ) {
             ("amd64", _) => "x86_64",
             ("arm64", _) => "aarch64",
-            ("arm", Some("v6" | "v5")) => "armv6l",
+            ("arm", Some("v8")) => "armv8l",
+            ("arm", Some("v6")) => "armv6l",
+            ("arm", Some("v5")) => "armv5tel",
             ("arm", _) => "armv7l",
             ("386", _) => "i686",
             ("ppc64le", _) => "ppc64le",
             ("s390x", _) => "s390x",
             ("riscv64", _) => "riscv64",
+            ("mips64le", _) => "mips64",
+            // Platform::parse admits no other architecture.
             _ => "x86_64",
         }
     }
@@ -211,8 +215,21 @@ mod tests {
             Some(true)
         );
         assert_eq!(decide(&amd64, "implementation_name == 'pypy'"), Some(false));
-        let armv7 = target("linux/arm/v7", Some("3.12.1"));
-        assert_eq!(decide(&armv7, "platform_machine == 'armv7l'"), Some(true));
+        for (platform, machine) in [
+            ("linux/arm/v7", "armv7l"),
+            ("linux/arm/v6", "armv6l"),
+            ("linux/arm/v5", "armv5tel"),
+            ("linux/386", "i686"),
+            ("linux/ppc64le", "ppc64le"),
+            ("linux/s390x", "s390x"),
+        ] {
+            let t = target(platform, Some("3.12.1"));
+            assert_eq!(t.platform_machine(), machine);
+            assert_eq!(
+                decide(&t, &format!("platform_machine == '{machine}'")),
+                Some(true)
+            );
+        }
     }
 
     #[test]
