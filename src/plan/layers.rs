@@ -14,7 +14,11 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::{Action, Bind, BindSource, CacheMount, DependencyLayer, Run, Stage, Step, StepId};
 use crate::lock::{LockedEnv, LockedPackage};
+
+/// Where a dependency layer's requirements file is mounted in its step.
+pub const REQUIREMENTS: &str = "/pycache/requirements.txt";
 
 /// The most dependency layers `layers = "auto"` makes.
 pub const AUTO_BUDGET: u32 = 40;
@@ -77,6 +81,44 @@ impl Group<'_> {
     /// Whether every package has a hash (the install can then require them).
     pub fn all_hashed(&self) -> bool {
         self.packages.iter().all(|p| !p.hashes.is_empty())
+    }
+}
+
+/// Dependency layer `index`: the step installing `group` with `script`, which reads the
+/// layer's requirements (`options`, then one line per package) at [`REQUIREMENTS`].
+pub(super) fn layer(
+    index: usize,
+    group: &Group,
+    options: &[String],
+    script: String,
+    env: Vec<(String, String)>,
+    cache: CacheMount,
+) -> DependencyLayer {
+    DependencyLayer {
+        step: Step {
+            id: StepId::Dependencies(index),
+            stage: Stage::Builder,
+            title: format!("deps: {}", group.title()),
+            keyed_on: vec!["its packages' names, versions and hashes".into()],
+            why:
+                "one layer per package (or bucket): a changed dependency re-installs only its layer"
+                    .into(),
+            action: Action::Run(Run {
+                script,
+                env,
+                binds: vec![Bind {
+                    source: BindSource::Text(group.requirements(options)),
+                    target: REQUIREMENTS.into(),
+                }],
+                caches: vec![cache],
+                offline: false,
+            }),
+        },
+        packages: group
+            .packages
+            .iter()
+            .map(|p| (format!("{} {}", p.name, p.version), p.size))
+            .collect(),
     }
 }
 

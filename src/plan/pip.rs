@@ -99,45 +99,27 @@ fn locked_layer(
     env: &[(String, String)],
     ctx: &EnvContext,
 ) -> DependencyLayer {
-    let requirements = format!("{INPUTS_DIR}/requirements.txt");
     let install = [
         format!("{VENV}/bin/pip"),
         "install".into(),
         "--quiet".into(),
         "--no-deps".into(),
         "--require-hashes".into(),
-        format!("--requirement={requirements}"),
+        format!("--requirement={}", layers::REQUIREMENTS),
     ];
-    DependencyLayer {
-        step: Step {
-            id: StepId::Dependencies(index),
-            stage: Stage::Builder,
-            title: format!("deps: {}", group.title()),
-            keyed_on: vec!["its packages' names, versions and hashes".into()],
-            why:
-                "one layer per package (or bucket): a changed dependency re-installs only its layer"
-                    .into(),
-            action: Action::Run(Run {
-                script: format!(
-                    "set -eu\n{}\n{}",
-                    shell::join(&install),
-                    normalize_mtimes(ctx.workdir)
-                ),
-                env: reproducible_env(env),
-                binds: vec![Bind {
-                    source: BindSource::Text(group.requirements(options)),
-                    target: requirements,
-                }],
-                caches: vec![cache(ctx.suffix)],
-                offline: false,
-            }),
-        },
-        packages: group
-            .packages
-            .iter()
-            .map(|p| (format!("{} {}", p.name, p.version), p.size))
-            .collect(),
-    }
+    let script = format!(
+        "set -eu\n{}\n{}",
+        shell::join(&install),
+        normalize_mtimes(ctx.workdir)
+    );
+    layers::layer(
+        index,
+        group,
+        options,
+        script,
+        reproducible_env(env),
+        cache(ctx.suffix),
+    )
 }
 
 /// The requirements files as written, in one step: they are not a lock.

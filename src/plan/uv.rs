@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::select::Selection;
 use super::{
-    Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
-    Run, Sharing, Stage, Step, StepId, UV_HOME, VENV, env_pairs, index_env, layers, shell, source,
+    Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
+    StepId, UV_HOME, VENV, env_pairs, index_env, layers, shell, source,
 };
 use crate::detect::UvProject;
 use crate::lock::{self, LockedEnv};
@@ -171,7 +171,6 @@ fn dependency_layer(
     env: &[(String, String)],
     ctx: &EnvContext,
 ) -> DependencyLayer {
-    let requirements = format!("{INPUTS_DIR}/requirements.txt");
     let mut args: Vec<String> = vec![
         "pip".into(),
         "install".into(),
@@ -181,6 +180,7 @@ fn dependency_layer(
     if group.all_hashed() {
         args.push("--require-hashes".into());
     }
+    // The indexes the lock says its packages come from (PyPI needs no flag).
     let registries: BTreeSet<&str> = group.packages.iter().filter_map(|p| p.registry()).collect();
     for (i, registry) in registries.into_iter().enumerate() {
         if i == 0 && registry == lock::PYPI {
@@ -191,38 +191,21 @@ fn dependency_layer(
             if i == 0 { "default-index" } else { "index" }
         ));
     }
-    args.push(format!("--requirement={requirements}"));
-    DependencyLayer {
-        step: Step {
-            id: StepId::Dependencies(index),
-            stage: Stage::Builder,
-            title: format!("deps: {}", group.title()),
-            keyed_on: vec!["its packages' names, versions and hashes".into()],
-            why:
-                "one layer per package (or bucket): a changed dependency re-installs only its layer"
-                    .into(),
-            action: Action::Run(Run {
-                script: format!(
-                    "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
-                    shell::join(&args),
-                    compile_records(env, "*.dist-info/RECORD"),
-                    normalize_mtimes(ctx.workdir)
-                ),
-                env: reproducible_env(&without_compile(env)),
-                binds: vec![Bind {
-                    source: BindSource::Text(group.requirements(&[])),
-                    target: requirements,
-                }],
-                caches: vec![cache(ctx.suffix)],
-                offline: false,
-            }),
-        },
-        packages: group
-            .packages
-            .iter()
-            .map(|p| (format!("{} {}", p.name, p.version), p.size))
-            .collect(),
-    }
+    args.push(format!("--requirement={}", layers::REQUIREMENTS));
+    let script = format!(
+        "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
+        shell::join(&args),
+        compile_records(env, "*.dist-info/RECORD"),
+        normalize_mtimes(ctx.workdir)
+    );
+    layers::layer(
+        index,
+        group,
+        &[],
+        script,
+        reproducible_env(&without_compile(env)),
+        cache(ctx.suffix),
+    )
 }
 
 /// Builds and installs the project's own packages from the source, on the empty environment:
