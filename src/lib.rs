@@ -15,6 +15,7 @@ pub mod lock;
 pub mod lower;
 pub mod plan;
 pub mod platform;
+pub mod proto;
 pub mod recipe;
 
 use std::collections::BTreeMap;

@@ -2,7 +2,10 @@
 //! daemon (Solve, ReadFile, ReadDir, ResolveImageConfig) and what it returns. The fake serves
 //! files from in-memory locals, found through the `local://NAME` source of each solved
 //! definition, and honours `local.includepattern` / `local.excludepatterns` like the daemon.
-//! The last test runs the real binary with its stdin/stdout as the gRPC connection.
+//! The last test runs the real binary with its stdin/stdout as the gRPC connection. The fake
+//! is served by the LLBBridge server generated from gateway.proto (`support`).
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,12 +14,12 @@ use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use prost::Message;
-use pycache::gateway::bridge::{LlbBridge, LlbBridgeServer, serve_in_process};
 use pycache::gateway::frontend;
 use pycache::gateway::options::FrontendOptions;
 use pycache::gateway::pb;
 use pycache::llb::pb as llb_pb;
 use serde_json::Value;
+use support::{LlbBridge, serve_in_process};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
@@ -137,6 +140,7 @@ impl FakeDaemon {
     }
 }
 
+#[tonic::async_trait]
 impl LlbBridge for FakeDaemon {
     async fn ping(
         &self,
@@ -270,7 +274,7 @@ impl LlbBridge for FakeDaemon {
         }))
     }
 
-    async fn return_result(
+    async fn r#return(
         &self,
         request: Request<pb::ReturnRequest>,
     ) -> Result<Response<pb::ReturnResponse>, Status> {
@@ -816,7 +820,7 @@ async fn the_binary_serves_one_build_over_stdio_and_exits() {
     ));
     let server = tokio::spawn(
         Server::builder()
-            .add_service(LlbBridgeServer::from_arc(Arc::clone(&daemon)))
+            .add_service(support::server(Arc::clone(&daemon)))
             .serve_with_incoming(tonic::codegen::tokio_stream::once(Ok::<_, std::io::Error>(
                 io,
             ))),
@@ -840,4 +844,132 @@ fn options_come_from_env_pairs_not_the_process_env() {
     assert_eq!(opts.build_args["A"], "1");
     assert_eq!(opts.session_id, SESSION);
     assert_eq!(opts.default_platform.id(), "linux/amd64");
+}
+
+/// The generated client and server against each other: the raised message caps both ways,
+/// errors, and the defaults of what a fake does not implement.
+mod bridge_round_trip {
+    use std::sync::{Arc, Mutex};
+
+    use pycache::gateway::pb;
+    use tonic::codegen::http::uri::PathAndQuery;
+    use tonic::{Code, Request, Response, Status};
+
+    use super::support::{LlbBridge, channel_in_process, serve_in_process};
+
+    /// Answers Ping and ReadFile, records Return.
+    #[derive(Default)]
+    struct SmallDaemon {
+        returned: Mutex<Vec<pb::ReturnRequest>>,
+    }
+
+    #[tonic::async_trait]
+    impl LlbBridge for SmallDaemon {
+        async fn ping(
+            &self,
+            _: Request<pb::PingRequest>,
+        ) -> Result<Response<pb::PongResponse>, Status> {
+            Ok(Response::new(pb::PongResponse {
+                llb_caps: vec![pb::ApiCap {
+                    id: "exec.mount.cache".into(),
+                    enabled: true,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }))
+        }
+
+        async fn read_file(
+            &self,
+            request: Request<pb::ReadFileRequest>,
+        ) -> Result<Response<pb::ReadFileResponse>, Status> {
+            let req = request.into_inner();
+            if req.r#ref != "ctx" {
+                return Err(Status::not_found(format!("no ref {}", req.r#ref)));
+            }
+            // Bigger than tonic's 4 MiB default, to exercise the raised limit.
+            let mut data = vec![b'x'; 5 << 20];
+            data.extend(req.file_path.into_bytes());
+            Ok(Response::new(pb::ReadFileResponse { data }))
+        }
+
+        async fn r#return(
+            &self,
+            request: Request<pb::ReturnRequest>,
+        ) -> Result<Response<pb::ReturnResponse>, Status> {
+            self.returned.lock().unwrap().push(request.into_inner());
+            Ok(Response::new(pb::ReturnResponse {}))
+        }
+    }
+
+    #[tokio::test]
+    async fn round_trip_over_in_process_duplex() {
+        let daemon = Arc::new(SmallDaemon::default());
+        let (mut client, server) = serve_in_process(Arc::clone(&daemon)).await;
+
+        let pong = client.ping(pb::PingRequest {}).await.expect("ping");
+        let pong = pong.into_inner();
+        assert_eq!(pong.llb_caps.len(), 1);
+        assert_eq!(pong.llb_caps[0].id, "exec.mount.cache");
+        assert!(pong.llb_caps[0].enabled);
+
+        let file = client
+            .read_file(pb::ReadFileRequest {
+                r#ref: "ctx".into(),
+                file_path: "/pycache.toml".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("read_file")
+            .into_inner();
+        assert_eq!(file.data.len(), (5 << 20) + "/pycache.toml".len());
+        assert!(file.data.ends_with(b"/pycache.toml"));
+
+        let err = client
+            .read_file(pb::ReadFileRequest {
+                r#ref: "nope".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+
+        let ret = pb::ReturnRequest {
+            result: Some(pb::Result {
+                result: Some(pb::result::Result::Ref(pb::Ref {
+                    id: "r1".into(),
+                    def: None,
+                })),
+                metadata: [("k".to_string(), b"v".to_vec())].into(),
+                ..Default::default()
+            }),
+            error: None,
+        };
+        client.r#return(ret.clone()).await.expect("return");
+        assert_eq!(*daemon.returned.lock().unwrap(), vec![ret]);
+
+        // Not implemented by the fake: the generated default.
+        let err = client.solve(pb::SolveRequest::default()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+
+        server.abort();
+    }
+
+    /// A method the service does not have at all gets `Unimplemented` from the router.
+    #[tokio::test]
+    async fn unknown_methods_are_unimplemented() {
+        let (channel, server) = channel_in_process(Arc::new(SmallDaemon::default())).await;
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.expect("ready");
+        let err = grpc
+            .unary(
+                Request::new(pb::PingRequest {}),
+                PathAndQuery::from_static("/moby.buildkit.v1.frontend.LLBBridge/NoSuchMethod"),
+                tonic_prost::ProstCodec::<pb::PingRequest, pb::PongResponse>::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+        server.abort();
+    }
 }

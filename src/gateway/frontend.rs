@@ -112,7 +112,7 @@ async fn send_return<T: BridgeTransport>(
             }
         }
     };
-    client.return_result(request).await.map(drop)
+    client.r#return(request).await.map(drop)
 }
 
 /// The result (or error) to return for `opts`: a build, or a subrequest's answer.
@@ -123,7 +123,8 @@ pub async fn answer<T: BridgeTransport>(
     let pong = client
         .ping(pb::PingRequest {})
         .await
-        .map_err(FrontendError::daemon("ping BuildKit"))?;
+        .map_err(FrontendError::daemon("ping BuildKit"))?
+        .into_inner();
     let join = join_for(&pong);
     match opts.request_id.as_deref() {
         None => build(client, opts, join).await,
@@ -229,7 +230,8 @@ async fn solve_ref<T: BridgeTransport>(
             ..Default::default()
         })
         .await
-        .map_err(FrontendError::daemon(what))?;
+        .map_err(FrontendError::daemon(what))?
+        .into_inner();
     match response.result.and_then(|r| r.result) {
         Some(pb::result::Result::Ref(r)) => Ok(r.id),
         Some(pb::result::Result::RefDeprecated(id)) => Ok(id),
@@ -262,6 +264,7 @@ async fn read_file<T: BridgeTransport>(
                 ..Default::default()
             })
             .await?
+            .into_inner()
             .data;
         let done = (chunk.len() as i64) < READ_CHUNK;
         data.extend(chunk);
@@ -361,6 +364,7 @@ pub async fn read_project<T: BridgeTransport>(
             })
             .await
             .map_err(FrontendError::daemon(format!("list /{dir} of the context")))?
+            .into_inner()
             .entries;
         let entries = entries
             .into_iter()
@@ -455,7 +459,8 @@ async fn resolve_base<T: BridgeTransport>(
         .map_err(FrontendError::daemon(format!(
             "resolve the base image {}",
             plan.base_image
-        )))?;
+        )))?
+        .into_inner();
     BaseConfig::from_json(&response.config).map_err(|e| {
         FrontendError::Other(format!(
             "the config of base image {} is not valid JSON: {e}",

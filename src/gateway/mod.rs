@@ -7,9 +7,19 @@ pub mod bridge;
 pub mod error;
 pub mod frontend;
 pub mod options;
-pub mod pb;
 pub mod stdio;
 pub mod subrequests;
+
+/// The LLBBridge messages (generated from gateway.proto, package `moby.buildkit.v1.frontend`)
+/// and, under the same path, the messages they use from the other packages.
+pub mod pb {
+    pub use crate::proto::fsutil::types::Stat;
+    pub use crate::proto::google::protobuf::Any;
+    pub use crate::proto::google::rpc::Status;
+    pub use crate::proto::moby::buildkit::v1::apicaps::ApiCap;
+    pub use crate::proto::moby::buildkit::v1::frontend::*;
+    pub use crate::proto::moby::buildkit::v1::types::{BuildkitVersion, GcPolicy, WorkerRecord};
+}
 
 use std::io::Write;
 
@@ -40,7 +50,7 @@ pub fn run_frontend() -> i32 {
                 return 1;
             }
         };
-        let mut client = bridge::LlbBridgeClient::new(channel);
+        let mut client = bridge::client(channel);
         // Options come only from the environment; variables that are not UTF-8 are not ours.
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
