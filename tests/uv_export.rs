@@ -93,12 +93,7 @@ fn the_lock_walk_installs_what_uv_export_says() {
                 Some("3.14.2"),
             ] {
                 let python: Option<Version> = python.map(|v| v.parse().unwrap());
-                let env = select(
-                    &lock,
-                    &text,
-                    &sel,
-                    &Target::new(platform.clone(), python.clone()),
-                );
+                let env = select(&lock, &sel, &Target::new(platform.clone(), python.clone()));
                 // Every concrete interpreter the target stands for.
                 let checks: Vec<Version> = match &python {
                     Some(v) => vec![v.clone()],

@@ -45,8 +45,6 @@ pub enum ProjectKind {
 pub struct UvProject {
     pub pyproject: PyProject,
     pub lock: UvLock,
-    /// The text `lock` was parsed from: artifacts are read from it on demand.
-    pub lock_text: String,
     /// `uv.lock` and every workspace `pyproject.toml`: all the dependency layer may read.
     pub manifest_files: Vec<String>,
     /// Names of local packages (the project, workspace members, path dependencies): installed
@@ -325,7 +323,6 @@ fn detect_uv(
         virtual_root: pyproject.project.is_none(),
         pyproject,
         lock,
-        lock_text: lock_text.to_owned(),
         manifest_files,
         local_packages,
     })))

@@ -38,11 +38,11 @@ pub struct LockedPackage {
     #[serde(default)]
     pub dev_dependencies: BTreeMap<String, Vec<LockedDependency>>,
     pub metadata: Option<LockedMetadata>,
-    /// Where the package's `[[package]]` section is in the uv.lock text: its sdist and wheels
-    /// are read from there when asked for, by [`LockedPackage::artifacts`].
+    /// Its sdist and wheels (read by [`UvLock::parse`] beside the rest).
     #[serde(skip)]
-    pub section: Range<usize>,
-    // The sdist and wheels are checked when the lock is parsed, but not kept.
+    pub artifacts: Artifacts,
+    // The sdist and wheels, checked when a section is parsed as TOML; [`toml_package`] then
+    // reads them into `artifacts`.
     #[serde(
         default,
         rename = "sdist",
@@ -138,31 +138,6 @@ impl LockedPackage {
             SourceKind::Registry
         }
     }
-
-    /// The sdist and wheels, read from `lock_text`, the uv.lock text this package was parsed
-    /// from (empty for any other text). They are most of a lock and only per-package work
-    /// needs them, so [`UvLock::parse`] checks them but does not keep them.
-    pub fn artifacts(&self, lock_text: &str) -> Artifacts {
-        let Some(section) = lock_text.get(self.section.clone()) else {
-            return Artifacts::default();
-        };
-        let mut artifacts = Artifacts::default();
-        let mut cursor = Cursor {
-            text: section,
-            pos: 0,
-        };
-        if cursor.package(Some(&mut artifacts)).is_some() {
-            return artifacts;
-        }
-        #[derive(Deserialize)]
-        struct PackageArtifacts {
-            package: Vec<Artifacts>,
-        }
-        toml::from_str::<PackageArtifacts>(section)
-            .ok()
-            .and_then(|one| one.package.into_iter().next_back())
-            .unwrap_or_default()
-    }
 }
 
 /// A uv.lock parse error, with its byte range in the whole file.
@@ -201,14 +176,17 @@ impl UvLock {
         };
         while !cursor.at_end() {
             let start = cursor.pos;
-            let mut pkg = match cursor.package(None) {
-                Some(pkg) => pkg,
+            let mut artifacts = Artifacts::default();
+            let pkg = match cursor.package(Some(&mut artifacts)) {
+                Some(mut pkg) => {
+                    pkg.artifacts = artifacts;
+                    pkg
+                }
                 None => {
                     cursor.pos = section_start(text, start + 1);
                     toml_package(&text[start..cursor.pos], start)?
                 }
             };
-            pkg.section = start..cursor.pos;
             lock.packages.push(pkg);
         }
         Ok(lock)
@@ -262,11 +240,22 @@ fn is_package_header(line: &str) -> bool {
 
 /// One `[[package]]` section parsed as TOML; `offset` places its errors in the whole file.
 fn toml_package(section: &str, offset: usize) -> Result<LockedPackage, LockError> {
+    #[derive(Deserialize)]
+    struct PackageArtifacts {
+        package: Vec<Artifacts>,
+    }
     let one: OnePackage = toml::from_str(section).map_err(|e| LockError::at(e, offset))?;
-    one.package.into_iter().next_back().ok_or(LockError {
+    let mut pkg = one.package.into_iter().next_back().ok_or(LockError {
         message: "empty [[package]]".into(),
         span: None,
-    })
+    })?;
+    // Valid TOML with valid artifacts (checked above): this cannot fail, and an empty list
+    // would only make the package's hashes unknown.
+    pkg.artifacts = toml::from_str::<PackageArtifacts>(section)
+        .ok()
+        .and_then(|one| one.package.into_iter().next_back())
+        .unwrap_or_default();
+    Ok(pkg)
 }
 
 /// Reads `[[package]]` sections in the layout uv writes: one key per line, arrays of inline
@@ -646,7 +635,7 @@ mod tests {
         }
         let (lock, artifacts) = if fast {
             let lock = UvLock::parse(text).ok()?;
-            let artifacts: Vec<_> = lock.packages.iter().map(|p| p.artifacts(text)).collect();
+            let artifacts: Vec<_> = lock.packages.iter().map(|p| p.artifacts.clone()).collect();
             (lock, artifacts)
         } else {
             let lock: UvLock = toml::from_str(text).ok()?;
@@ -656,7 +645,7 @@ mod tests {
             .packages
             .iter()
             .map(|p| LockedPackage {
-                section: 0..0,
+                artifacts: Artifacts::default(),
                 ..p.clone()
             })
             .collect();
@@ -692,7 +681,7 @@ mod tests {
         }
         let text = read("testdata/uv-groups-extras/uv.lock");
         let lock = assert_parses_like_toml(&text);
-        let idna = lock.package("idna").unwrap().artifacts(&text);
+        let idna = lock.package("idna").unwrap().artifacts.clone();
         assert_eq!(idna.wheel_size(), 69583);
         assert_eq!(idna.sdist.unwrap().size, Some(216463));
         assert_eq!(
@@ -700,8 +689,7 @@ mod tests {
             Some("sha256:ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c")
         );
         let webapp = lock.package("webapp").unwrap();
-        assert_eq!(webapp.artifacts(&text), Artifacts::default());
-        assert_eq!(webapp.artifacts("not the lock"), Artifacts::default());
+        assert_eq!(webapp.artifacts, Artifacts::default());
     }
 
     #[test]
@@ -718,7 +706,7 @@ mod tests {
             count(&|p| matches!(p.source_kind(), SourceKind::Local(_))),
             1
         );
-        let artifacts = |f: &dyn Fn(&Artifacts) -> bool| count(&|p| f(&p.artifacts(&text)));
+        let artifacts = |f: &dyn Fn(&Artifacts) -> bool| count(&|p| f(&p.artifacts));
         assert!(
             artifacts(&|a| a.wheels.len() > 10 && a.wheels.iter().all(|w| w.hash.is_some())) > 10
         );

@@ -33,7 +33,8 @@ pub struct LockedPackage {
     pub name: String,
     pub version: String,
     pub source: PackageSource,
-    /// `sha256:…` of every artifact the lock allows (wheels and sdist), sorted.
+    /// `sha256:…` of every artifact the lock allows that the target could install (its
+    /// platform's wheels and the sdist), sorted: wheels for other systems never key a layer.
     pub hashes: Vec<String>,
     /// Bytes of the wheel the target would install (an estimate from the lock); 0 if unknown.
     pub size: u64,
@@ -87,6 +88,25 @@ pub struct LockedEnv {
     pub excluded: Vec<String>,
 }
 
+/// Whether a wheel (by its URL or file name) can be installed on `target`'s platform: built
+/// for any platform, or for Linux on the target's machine. Python tags are not looked at.
+pub fn wheel_fits(url: &str, target: &Target) -> bool {
+    let file = url.rsplit('/').next().unwrap_or(url);
+    let Some(stem) = file.strip_suffix(".whl") else {
+        return false;
+    };
+    // name-version(-build)?-python-abi-platform.whl; the platform tag may be compressed
+    // (`manylinux_2_17_x86_64.manylinux2014_x86_64`).
+    let machine = target.platform_machine();
+    stem.rsplit('-').next().unwrap_or("").split('.').any(|tag| {
+        tag == "any"
+            || ["manylinux", "musllinux", "linux_"]
+                .iter()
+                .any(|p| tag.starts_with(p))
+                && tag.strip_suffix(machine).is_some_and(|t| t.ends_with('_'))
+    })
+}
+
 /// The size of the wheel of `artifacts` that `target` would install, estimated from wheel file
 /// names: the largest wheel built for the target's architecture (or for any), else the sdist.
 pub fn estimated_size<'a>(
@@ -94,26 +114,13 @@ pub fn estimated_size<'a>(
     sdist: Option<u64>,
     target: &Target,
 ) -> u64 {
-    let machine = target.platform_machine();
-    let mut best = None::<u64>;
-    for (url, size) in wheels {
-        let file = url.rsplit('/').next().unwrap_or(url);
-        let Some(stem) = file.strip_suffix(".whl") else {
-            continue;
-        };
-        // name-version(-build)?-python-abi-platform.whl; the platform tag may be compressed
-        // (`manylinux_2_17_x86_64.manylinux2014_x86_64`).
-        let platform = stem.rsplit('-').next().unwrap_or("");
-        let fits = platform == "any"
-            || platform
-                .split('.')
-                .any(|p| p.starts_with("manylinux") || p.starts_with("linux"))
-                && platform.contains(machine);
-        if fits {
-            best = Some(best.map_or(size, |b| b.max(size)));
-        }
-    }
-    best.or(sdist).unwrap_or(0)
+    wheels
+        .into_iter()
+        .filter(|(url, _)| wheel_fits(url, target))
+        .map(|(_, size)| size)
+        .max()
+        .or(sdist)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -168,5 +175,30 @@ mod tests {
         let pure = [("https://x/six-1.17.0-py2.py3-none-any.whl", 11)];
         assert_eq!(estimated_size(pure, Some(34), &arm64), 11);
         assert_eq!(estimated_size([], Some(34), &arm64), 34);
+    }
+
+    #[test]
+    fn wheels_fit_by_platform_tag() {
+        let amd64 = Target::new(Platform::parse("linux/amd64").unwrap(), None);
+        let armv7 = Target::new(Platform::parse("linux/arm/v7").unwrap(), None);
+        for (wheel, on_amd64, on_armv7) in [
+            ("six-1.17.0-py2.py3-none-any.whl", true, true),
+            (
+                "x-1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                true,
+                false,
+            ),
+            ("x-1-cp311-cp311-musllinux_1_2_x86_64.whl", true, false),
+            ("x-1-cp311-cp311-manylinux1_i686.whl", false, false),
+            ("x-1-cp311-cp311-manylinux_2_31_armv7l.whl", false, true),
+            ("x-1-cp311-cp311-linux_x86_64.whl", true, false),
+            ("x-1-cp311-cp311-win_amd64.whl", false, false),
+            ("x-1-cp311-cp311-macosx_11_0_x86_64.whl", false, false),
+            ("x-1-cp311-cp311-manylinux2014_ppc64le.whl", false, false),
+            ("x-1.tar.gz", false, false),
+        ] {
+            assert_eq!(wheel_fits(wheel, &amd64), on_amd64, "{wheel}");
+            assert_eq!(wheel_fits(wheel, &armv7), on_armv7, "{wheel}");
+        }
     }
 }

@@ -39,9 +39,8 @@ enum Part {
 
 type Node = (usize, Part);
 
-/// The environment `lock` installs for `selection` on `target`. `text` is the lock's text, for
-/// the artifacts [`UvLock::parse`] does not keep.
-pub fn select(lock: &UvLock, text: &str, selection: &Selection, target: &Target) -> LockedEnv {
+/// The environment `lock` installs for `selection` on `target`.
+pub fn select(lock: &UvLock, selection: &Selection, target: &Target) -> LockedEnv {
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, p) in lock.packages.iter().enumerate() {
         by_name.entry(p.name.as_str()).or_default().push(i);
@@ -83,6 +82,8 @@ pub fn select(lock: &UvLock, text: &str, selection: &Selection, target: &Target)
     // Markers reaching each node, grown to a fixed point (a node is revisited only when its
     // marker grows, and markers only grow, so this ends).
     let mut reach: BTreeMap<Node, MarkerTree> = BTreeMap::new();
+    // Locks repeat the same few markers on many edges: parse each once.
+    let mut parsed: BTreeMap<&str, MarkerTree> = BTreeMap::new();
     let mut work: Vec<Node> = Vec::new();
     for node in start {
         if grow(&mut reach, node.clone(), &MarkerTree::TRUE) {
@@ -117,9 +118,12 @@ pub fn select(lock: &UvLock, text: &str, selection: &Selection, target: &Target)
             };
             let mut marker = here.clone();
             if let Some(m) = &edge.marker {
-                // An unparsable marker is kept as always true: installing too much is safe,
-                // the project step's own install would add what a layer missed anyway.
-                marker.and(markers::parse(m).unwrap_or(MarkerTree::TRUE));
+                // An unparsable marker is taken as always true: installing a package too many
+                // is harmless, missing one is not.
+                let edge_marker = parsed
+                    .entry(m.as_str())
+                    .or_insert_with(|| markers::parse(m).unwrap_or(MarkerTree::TRUE));
+                marker.and(edge_marker.clone());
             }
             let parts = std::iter::once(Part::Base)
                 .chain(edge.extra.iter().map(|x| Part::Extra(normalize_name(x))));
@@ -155,7 +159,7 @@ pub fn select(lock: &UvLock, text: &str, selection: &Selection, target: &Target)
                     });
                 }
             }
-            _ => env.packages.push(third_party(pkg, text, marker, target)),
+            _ => env.packages.push(third_party(pkg, marker, target)),
         }
     }
     env.packages
@@ -219,16 +223,14 @@ fn is_virtual(pkg: &UvPackage) -> bool {
     pkg.source.contains_key("virtual")
 }
 
-fn third_party(
-    pkg: &UvPackage,
-    text: &str,
-    marker: Option<String>,
-    target: &Target,
-) -> LockedPackage {
-    let artifacts = pkg.artifacts(text);
-    let mut hashes: Vec<String> = artifacts
-        .wheels
-        .iter()
+fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> LockedPackage {
+    let artifacts = &pkg.artifacts;
+    let wheels = artifacts.wheels.iter().filter(|w| {
+        w.url
+            .as_deref()
+            .is_none_or(|u| super::wheel_fits(u, target))
+    });
+    let mut hashes: Vec<String> = wheels
         .chain(&artifacts.sdist)
         .filter_map(|a| a.hash.clone())
         .collect();
@@ -291,10 +293,10 @@ mod tests {
     use super::*;
     use crate::platform::Platform;
 
-    fn lock(path: &str) -> (UvLock, String) {
+    fn lock(path: &str) -> UvLock {
         let text =
             std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        (UvLock::parse(&text).unwrap(), text)
+        UvLock::parse(&text).unwrap()
     }
 
     fn target(platform: &str, python: Option<&str>) -> Target {
@@ -313,13 +315,13 @@ mod tests {
 
     #[test]
     fn the_project_its_extras_and_groups() {
-        let (lock, text) = lock("testdata/uv-groups-extras/uv.lock");
+        let lock = lock("testdata/uv-groups-extras/uv.lock");
         let t = target("linux/amd64", Some("3.11.2"));
         let base = Selection {
             root: Some("webapp".into()),
             ..Default::default()
         };
-        let plain = select(&lock, &text, &base, &t);
+        let plain = select(&lock, &base, &t);
         assert_eq!(
             plain.locals,
             [LocalPackage {
@@ -329,7 +331,6 @@ mod tests {
         );
         let with_all = select(
             &lock,
-            &text,
             &Selection {
                 all_extras: true,
                 groups: lock.packages[lock
@@ -360,10 +361,9 @@ mod tests {
 
     #[test]
     fn workspace_members_are_local_and_their_dependencies_third_party() {
-        let (lock, text) = lock("testdata/uv-workspace/uv.lock");
+        let lock = lock("testdata/uv-workspace/uv.lock");
         let env = select(
             &lock,
-            &text,
             &Selection {
                 root: Some("app".into()),
                 ..Default::default()
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn forks_pick_one_version_per_python_and_keep_markers_when_it_is_unknown() {
-        let (lock, text) = lock("bench/large-lock/uv.lock");
+        let lock = lock("bench/large-lock/uv.lock");
         let sel = Selection {
             root: Some("large-lock".into()),
             ..Default::default()
@@ -389,8 +389,8 @@ mod tests {
                 .map(|p| p.version.clone())
                 .collect()
         };
-        let py311 = select(&lock, &text, &sel, &target("linux/amd64", Some("3.11.9")));
-        let py312 = select(&lock, &text, &sel, &target("linux/amd64", Some("3.12.4")));
+        let py311 = select(&lock, &sel, &target("linux/amd64", Some("3.11.9")));
+        let py312 = select(&lock, &sel, &target("linux/amd64", Some("3.12.4")));
         assert_eq!(versions(&py311, "django"), ["5.2.19"]);
         assert_eq!(versions(&py312, "django"), ["6.1.3"]);
         assert!(py311.packages.iter().all(|p| p.marker.is_none()));
@@ -402,7 +402,7 @@ mod tests {
             "{:?}",
             py311.excluded
         );
-        let unknown = select(&lock, &text, &sel, &target("linux/amd64", None));
+        let unknown = select(&lock, &sel, &target("linux/amd64", None));
         assert_eq!(versions(&unknown, "django"), ["5.2.19", "6.1.3"]);
         assert!(unknown.packages.iter().any(|p| p.marker.is_some()));
         assert!(unknown.packages.len() >= py311.packages.len());

@@ -111,7 +111,7 @@ fn locked_env(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> LockedEnv {
         all_packages: uv.virtual_root,
         root: pyproject.name().map(str::to_owned),
     };
-    lock::uv::select(&uv.lock, &uv.lock_text, &selection, &ctx.target)
+    lock::uv::select(&uv.lock, &selection, &ctx.target)
 }
 
 /// The environment of a uv project: the empty venv, the dependency layers, the source, the
