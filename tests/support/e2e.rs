@@ -15,9 +15,33 @@ pub use super::engine::Engine;
 /// test's build.
 pub static BUILDS: Mutex<()> = Mutex::new(());
 
-/// Takes [`BUILDS`] for the rest of a test.
-pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    BUILDS.lock().unwrap_or_else(|e| e.into_inner())
+/// Where test runs of every checkout on this machine take turns on the shared private engines
+/// (`bench/bench.py` takes the same lock): a test that prunes or counts cache hits must not
+/// overlap another checkout's builds.
+pub const ENGINE_LOCK: &str = "/run/pycache-engines/e2e.lock";
+
+/// A test's turn: [`BUILDS`] in this process and [`ENGINE_LOCK`] across processes, both held
+/// until it is dropped.
+pub struct Turn {
+    _process: std::sync::MutexGuard<'static, ()>,
+    _machine: std::fs::File,
+}
+
+/// Waits for this test's turn on the engines and holds it for the rest of the test.
+pub fn one_at_a_time() -> Turn {
+    let process = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(ENGINE_LOCK)
+        .unwrap_or_else(|e| panic!("e2e: cannot open {ENGINE_LOCK}: {e}; run scripts/setup.sh"));
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .unwrap_or_else(|e| panic!("e2e: cannot lock {ENGINE_LOCK}: {e}"));
+    Turn {
+        _process: process,
+        _machine: file,
+    }
 }
 
 pub fn testdata(case: &str) -> PathBuf {
