@@ -31,11 +31,19 @@ pub(super) fn drop_uv_cache_info() -> String {
     )
 }
 
+/// Shell line that marks the start of a step for [`normalize_since_start`], one second early:
+/// some tools (shadow's backup files) keep times to the second, which would otherwise look
+/// older than a mark taken in the same second.
+pub(super) fn mark_start() -> &'static str {
+    "touch -d \"@$(( $(date +%s) - 1 ))\" /tmp/.pycache-start"
+}
+
 /// Shell line that sets files changed since the step began (`/tmp/.pycache-start`, on the
 /// step's tmpfs) under `roots` to `FILE_EPOCH`, for steps that edit files of the base image.
+/// The files BuildKit mounts read-only into every step (`/etc/hosts` …) are left alone.
 pub(super) fn normalize_since_start(roots: &[&str]) -> String {
     format!(
-        "find {} -xdev -newer /tmp/.pycache-start -exec touch -h -d @{FILE_EPOCH} {{}} +",
+        "find {} -xdev -newer /tmp/.pycache-start ! -path /etc/hosts ! -path /etc/hostname ! -path /etc/resolv.conf -exec touch -h -d @{FILE_EPOCH} {{}} +",
         roots.join(" ")
     )
 }

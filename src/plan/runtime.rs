@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::repro::normalize_since_start;
+use super::repro::{mark_start, normalize_since_start};
 use super::select::Selection;
 use super::{Action, Run, Stage, Step, StepId, UID, VENV, shell, sorted_unique};
 use crate::detect::Project;
@@ -76,7 +76,8 @@ pub(super) fn user_step(user: &RuntimeUser) -> Option<Step> {
         why: "a fixed uid/gid keeps file ownership identical on every builder".into(),
         action: Action::Run(Run {
             script: format!(
-                "set -eu\ntouch /tmp/.pycache-start\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\nchage --lastday -1 {n}\n{}",
+                "set -eu\n{}\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\nchage --lastday -1 {n}\n{}",
+                mark_start(),
                 normalize_since_start(&["/etc", "/home", "/var"])
             ),
             env: Vec::new(),

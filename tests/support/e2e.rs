@@ -352,3 +352,12 @@ pub fn dependency_layers_run(b: &Build) -> Vec<&str> {
         .filter(|s| s.starts_with("[builder] deps: ") && !s.contains(": write "))
         .collect()
 }
+
+/// Removes image `tag` if it is there: an image keeps the build results it holds alive through
+/// a prune, so a test playing a fresh runner removes its own first.
+pub fn remove_image(engine: &Engine, tag: &str) {
+    let _ = engine
+        .docker()
+        .args(["image", "rm", "--force", tag])
+        .output();
+}
