@@ -1,5 +1,5 @@
 //! The protocol code is generated from the vendored `.proto` files in `proto/` and checked in:
-//! `src/proto/` (messages and the LLBBridge client, shipped) and
+//! `proto/gen/` (messages and the LLBBridge client, shipped, included by `src/proto/mod.rs`) and
 //! `tests/support/llb_bridge_server.rs` (the LLBBridge server, for fake daemons in tests only).
 //! This test regenerates both into a scratch directory and fails on any difference, so a
 //! hand edit or a changed `.proto` cannot go unnoticed.
@@ -58,10 +58,9 @@ const HEADER: &str = "\
 
 /// The server file, relative to the repository root.
 const SERVER_FILE: &str = "tests/support/llb_bridge_server.rs";
-/// The generated module directory, relative to the repository root.
-const SRC_DIR: &str = "src/proto";
-/// The hand-written files in [`SRC_DIR`].
-const HAND_WRITTEN: &[&str] = &["mod.rs", "tests.rs"];
+/// The generated module directory, relative to the repository root: beside the protos, out of
+/// `src/`, which holds only code written by hand.
+const SRC_DIR: &str = "proto/gen";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -131,14 +130,13 @@ fn generate(scratch: &Path) -> BTreeMap<String, String> {
     files
 }
 
-/// The checked-in generated files: every `*.rs` of `src/proto/` but the hand-written ones, and
-/// the server.
+/// The checked-in generated files: every `*.rs` of [`SRC_DIR`], and the server.
 fn checked_in() -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(root().join(SRC_DIR)).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.ends_with(".rs") && !HAND_WRITTEN.contains(&name.as_str()) {
+        if name.ends_with(".rs") {
             files.insert(
                 format!("{SRC_DIR}/{name}"),
                 std::fs::read_to_string(&path).unwrap(),

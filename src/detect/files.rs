@@ -187,13 +187,9 @@ mod tests {
             );
         }
         let globs = b.build().unwrap();
-        let names = [
-            "pyproject.toml",
-            "uv.lock",
-            ".python-version",
-            ".dockerignore",
-            "setup.py",
-            "setup.cfg",
+        // Every literal pattern, and near misses.
+        let literal = DETECTION_PATTERNS.iter().filter(|p| !p.contains('*'));
+        let names = literal.copied().chain([
             "requirements.txt",
             "requirements-dev.txt",
             ".txt",
@@ -208,7 +204,7 @@ mod tests {
             "Setup.py",
             "main.py",
             "README.md",
-        ];
+        ]);
         let dirs = [
             "",
             "requirements/",
@@ -226,7 +222,7 @@ mod tests {
             );
         }
         for dir in dirs {
-            for name in names {
+            for name in names.clone() {
                 let path = format!("{dir}{name}");
                 assert_eq!(ProjectFiles::wanted(&path), globs.is_match(&path), "{path}");
             }

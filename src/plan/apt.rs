@@ -22,12 +22,7 @@ pub(super) fn runtime_step(packages: &[String], platform: &Platform) -> Option<S
 
 /// The builder's build-only packages (`[apt] build-packages`), if any.
 pub(super) fn build_step(recipe: &Recipe, platform: &Platform) -> Option<Step> {
-    let packages: Vec<String> = recipe
-        .apt
-        .build_packages
-        .iter()
-        .map(|p| p.get_ref().clone())
-        .collect();
+    let packages = crate::recipe::values(&recipe.apt.build_packages);
     (!packages.is_empty()).then(|| {
         step(
             StepId::AptBuild,
@@ -53,16 +48,15 @@ fn step(id: StepId, stage: Stage, packages: Vec<String>, platform: &Platform, wh
         ),
     ]
     .join("\n");
-    Step {
+    Step::new(
         id,
         stage,
-        title: format!("apt-get install {}", packages.join(" ")),
-        keyed_on: vec![format!("apt packages: {}", packages.join(", "))],
-        why: why.into(),
-        action: Action::Run(Run {
+        format!("apt-get install {}", packages.join(" ")),
+        vec![format!("apt packages: {}", packages.join(", "))],
+        why,
+        Action::Run(Run {
             script,
             env: env_pairs([("DEBIAN_FRONTEND", "noninteractive")]),
-            binds: Vec::new(),
             caches: vec![
                 CacheMount {
                     id: format!("pycache-apt-cache-{suffix}"),
@@ -75,7 +69,7 @@ fn step(id: StepId, stage: Stage, packages: Vec<String>, platform: &Platform, wh
                     sharing: Sharing::Locked,
                 },
             ],
-            offline: false,
+            ..Default::default()
         }),
-    }
+    )
 }

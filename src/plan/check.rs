@@ -51,21 +51,23 @@ pub(super) fn step(layers: &[DependencyLayer], workdir: &str) -> Option<Step> {
             target: format!("{RECORDS}/{:03}", i + 1),
         })
         .collect();
-    Some(Step {
-        id: StepId::Check,
-        stage: Stage::Builder,
-        title: format!("check {} dependency layers for conflicting files", layers.len()),
-        keyed_on: vec!["every dependency layer's RECORD files".into()],
-        why: "layers are installed apart: a file two of them write differently is reported here, not lost silently".into(),
-        action: Action::Run(Run {
+    Some(Step::new(
+        StepId::Check,
+        Stage::Builder,
+        format!(
+            "check {} dependency layers for conflicting files",
+            layers.len()
+        ),
+        vec!["every dependency layer's RECORD files".into()],
+        "layers are installed apart: a file two of them write differently is reported here, not lost silently",
+        Action::Run(Run {
             script: format!(
                 "set -eu\n{VENV}/bin/python - <<'PYCACHE_CHECK'\n{script}PYCACHE_CHECK\n{}",
                 super::repro::normalize_mtimes(workdir)
             ),
-            env: Vec::new(),
             binds,
-            caches: Vec::new(),
             offline: true,
+            ..Default::default()
         }),
-    })
+    ))
 }

@@ -95,15 +95,13 @@ pub(super) fn layer(
     cache: CacheMount,
 ) -> DependencyLayer {
     DependencyLayer {
-        step: Step {
-            id: StepId::Dependencies(index),
-            stage: Stage::Builder,
-            title: format!("deps: {}", group.title()),
-            keyed_on: vec!["its packages' names, versions and hashes".into()],
-            why:
-                "one layer per package (or bucket): a changed dependency re-installs only its layer"
-                    .into(),
-            action: Action::Run(Run {
+        step: Step::new(
+            StepId::Dependencies(index),
+            Stage::Builder,
+            format!("deps: {}", group.title()),
+            vec!["its packages' names, versions and hashes".into()],
+            "one layer per package (or bucket): a changed dependency re-installs only its layer",
+            Action::Run(Run {
                 script,
                 env,
                 binds: vec![Bind {
@@ -111,9 +109,9 @@ pub(super) fn layer(
                     target: REQUIREMENTS.into(),
                 }],
                 caches: vec![cache],
-                offline: false,
+                ..Default::default()
             }),
-        },
+        ),
         packages: group
             .packages
             .iter()

@@ -95,7 +95,7 @@ pub struct Bind {
     pub target: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Run {
     pub script: String,
     pub env: Vec<(String, String)>,
@@ -164,6 +164,24 @@ pub struct Step {
 }
 
 impl Step {
+    pub(crate) fn new(
+        id: StepId,
+        stage: Stage,
+        title: String,
+        keyed_on: Vec<String>,
+        why: &str,
+        action: Action,
+    ) -> Self {
+        Self {
+            id,
+            stage,
+            title,
+            keyed_on,
+            why: why.to_owned(),
+            action,
+        }
+    }
+
     /// The vertex name users see in progress output, `[stage] title`; tests and the benchmark
     /// count steps by this prefix.
     pub fn vertex_name(&self) -> String {
@@ -466,12 +484,7 @@ fn index_env(recipe: &Recipe, env: &mut Vec<(String, String)>, index: &str, extr
         env.push((index.into(), url.get_ref().clone()));
     }
     if !recipe.python.extra_index_urls.is_empty() {
-        let urls: Vec<String> = recipe
-            .python
-            .extra_index_urls
-            .iter()
-            .map(|u| u.get_ref().clone())
-            .collect();
+        let urls = recipe::values(&recipe.python.extra_index_urls);
         env.push((extra.into(), urls.join(" ")));
     }
 }

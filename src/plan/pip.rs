@@ -71,23 +71,22 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
 }
 
 fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
-    Step {
-        id: StepId::Venv,
-        stage: Stage::Builder,
-        title: format!("python3 -m venv {VENV}"),
-        keyed_on: vec!["the base image".into()],
-        why: "the empty environment every layer installs into".into(),
-        action: Action::Run(Run {
+    Step::new(
+        StepId::Venv,
+        Stage::Builder,
+        format!("python3 -m venv {VENV}"),
+        vec!["the base image".into()],
+        "the empty environment every layer installs into",
+        Action::Run(Run {
             script: format!(
                 "set -eu\npython3 -m venv {VENV}\n{}",
                 normalize_mtimes(ctx.workdir)
             ),
             env: reproducible_env(env),
-            binds: Vec::new(),
-            caches: Vec::new(),
             offline: true,
+            ..Default::default()
         }),
-    }
+    )
 }
 
 /// `pip install --no-deps` of one layer's pinned, hashed packages; pip compiles what it
@@ -150,16 +149,16 @@ fn requirements_layer(
     }
     let count: usize = pip.files.iter().map(|f| f.requirements.len()).sum();
     DependencyLayer {
-        step: Step {
-            id: StepId::Dependencies(0),
-            stage: Stage::Builder,
-            title: format!(
+        step: Step::new(
+            StepId::Dependencies(0),
+            Stage::Builder,
+            format!(
                 "pip install {}",
                 shell::plural(count, "requirement", "requirements")
             ),
-            keyed_on: pip.files.iter().map(|f| f.path.clone()).collect(),
-            why: "requirements change less often than the source: before it".into(),
-            action: Action::Run(Run {
+            pip.files.iter().map(|f| f.path.clone()).collect(),
+            "requirements change less often than the source: before it",
+            Action::Run(Run {
                 script: format!(
                     "set -eu\n{}\n{}",
                     shell::join(&install),
@@ -168,9 +167,9 @@ fn requirements_layer(
                 env: reproducible_env(env),
                 binds,
                 caches: vec![cache(ctx.suffix)],
-                offline: false,
+                ..Default::default()
             }),
-        },
+        ),
         packages: Vec::new(),
     }
 }
@@ -178,22 +177,23 @@ fn requirements_layer(
 /// The project, when installable, on the empty environment with its source: its
 /// dependencies are the layers'.
 fn project_step(pip: &PipProject, env: &[(String, String)], ctx: &EnvContext) -> Option<Step> {
-    pip.installable.then(|| Step {
-        id: StepId::Project,
-        stage: Stage::Builder,
-        title: "pip install the project".into(),
-        keyed_on: vec!["the source".into()],
-        why: "the project itself, last: only it is rebuilt on a source edit".into(),
-        action: Action::Run(Run {
-            script: format!(
-                "set -eu\n{VENV}/bin/pip install --quiet --no-deps {}\n{}",
-                shell::quote(ctx.workdir),
-                normalize_mtimes(ctx.workdir)
-            ),
-            env: reproducible_env(env),
-            binds: Vec::new(),
-            caches: vec![cache(ctx.suffix)],
-            offline: false,
-        }),
+    pip.installable.then(|| {
+        Step::new(
+            StepId::Project,
+            Stage::Builder,
+            "pip install the project".into(),
+            vec!["the source".into()],
+            "the project itself, last: only it is rebuilt on a source edit",
+            Action::Run(Run {
+                script: format!(
+                    "set -eu\n{VENV}/bin/pip install --quiet --no-deps {}\n{}",
+                    shell::quote(ctx.workdir),
+                    normalize_mtimes(ctx.workdir)
+                ),
+                env: reproducible_env(env),
+                caches: vec![cache(ctx.suffix)],
+                ..Default::default()
+            }),
+        )
     })
 }

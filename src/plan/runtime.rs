@@ -68,24 +68,22 @@ pub(super) fn user_step(user: &RuntimeUser) -> Option<Step> {
         return None;
     };
     let n = shell::quote(name);
-    Some(Step {
-        id: StepId::User,
-        stage: Stage::Runtime,
-        title: format!("create user {name} ({uid}:{uid})"),
-        keyed_on: vec![format!("user name {name}, uid/gid {uid}")],
-        why: "a fixed uid/gid keeps file ownership identical on every builder".into(),
-        action: Action::Run(Run {
+    Some(Step::new(
+        StepId::User,
+        Stage::Runtime,
+        format!("create user {name} ({uid}:{uid})"),
+        vec![format!("user name {name}, uid/gid {uid}")],
+        "a fixed uid/gid keeps file ownership identical on every builder",
+        Action::Run(Run {
             script: format!(
                 "set -eu\n{}\ngroupadd --system --gid {uid} {n}\nuseradd --system --uid {uid} --gid {uid} --home-dir /home/{n} --create-home --shell /usr/sbin/nologin {n}\nchage --lastday -1 {n}\n{}",
                 mark_start(),
                 normalize_since_start(&["/etc", "/home", "/var"])
             ),
-            env: Vec::new(),
-            binds: Vec::new(),
-            caches: Vec::new(),
             offline: true,
+            ..Default::default()
         }),
-    })
+    ))
 }
 
 pub(super) fn image_spec(
@@ -136,14 +134,7 @@ pub(super) fn image_spec(
         user: user.config_value(),
         entrypoint: sel.entrypoint.clone(),
         cmd,
-        exposed_ports: sorted_unique(
-            recipe
-                .image
-                .expose
-                .iter()
-                .map(|p| p.get_ref().clone())
-                .collect(),
-        ),
+        exposed_ports: sorted_unique(recipe::values(&recipe.image.expose)),
         labels,
     }
 }

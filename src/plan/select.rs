@@ -27,12 +27,7 @@ pub(super) fn select<'r>(recipe: &'r Recipe, target: &str) -> Result<Selection<'
         groups: py.groups.iter().collect(),
         extras: py.extras.iter().collect(),
         no_dev: py.no_dev.as_ref().is_none_or(|b| *b.get_ref()),
-        runtime_packages: recipe
-            .apt
-            .packages
-            .iter()
-            .map(|p| p.get_ref().clone())
-            .collect(),
+        runtime_packages: recipe::values(&recipe.apt.packages),
         env: recipe
             .image
             .env

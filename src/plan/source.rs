@@ -6,20 +6,15 @@ use crate::recipe::Recipe;
 
 /// Copies the source, less `lock_files` (see [`lock_step`]).
 pub(super) fn copy_step(recipe: &Recipe, workdir: &str, lock_files: &[&str]) -> Step {
-    Step {
-        id: StepId::Source,
-        stage: Stage::Builder,
-        title: format!("copy source to {workdir}"),
-        keyed_on: vec!["the project's files, less .dockerignore and [source].exclude".into()],
-        why: "source changes most often: after the dependencies so they stay cached".into(),
-        action: Action::CopySource {
+    Step::new(
+        StepId::Source,
+        Stage::Builder,
+        format!("copy source to {workdir}"),
+        vec!["the project's files, less .dockerignore and [source].exclude".into()],
+        "source changes most often: after the dependencies so they stay cached",
+        Action::CopySource {
             dest: workdir.into(),
-            include: recipe
-                .source_files
-                .include
-                .iter()
-                .map(|s| s.get_ref().clone())
-                .collect(),
+            include: crate::recipe::values(&recipe.source_files.include),
             // The context's own excludes are applied when it is transferred; these are the
             // files the environment must never receive from the source, whatever the context has.
             exclude: [".venv", "**/__pycache__"]
@@ -29,7 +24,7 @@ pub(super) fn copy_step(recipe: &Recipe, workdir: &str, lock_files: &[&str]) -> 
                 .collect(),
             mtime: FILE_EPOCH,
         },
-    }
+    )
 }
 
 /// Copies the lock files alone, as their own layer below the source: a dependency bump that
@@ -40,17 +35,17 @@ pub(super) fn lock_step(recipe: &Recipe, workdir: &str, lock_files: &[&str]) -> 
     if !recipe.source_files.include.is_empty() || lock_files.is_empty() {
         return None;
     }
-    Some(Step {
-        id: StepId::LockFiles,
-        stage: Stage::Builder,
-        title: format!("copy {} to {workdir}", lock_files.join(", ")),
-        keyed_on: lock_files.iter().map(|f| (*f).to_owned()).collect(),
-        why: "the lock changes with every dependency change, the project's build never reads it: a layer of its own".into(),
-        action: Action::CopySource {
+    Some(Step::new(
+        StepId::LockFiles,
+        Stage::Builder,
+        format!("copy {} to {workdir}", lock_files.join(", ")),
+        lock_files.iter().map(|f| (*f).to_owned()).collect(),
+        "the lock changes with every dependency change, the project's build never reads it: a layer of its own",
+        Action::CopySource {
             dest: workdir.into(),
             include: lock_files.iter().map(|f| (*f).to_owned()).collect(),
             exclude: Vec::new(),
             mtime: FILE_EPOCH,
         },
-    })
+    ))
 }

@@ -18,18 +18,18 @@ use crate::recipe::{self, Recipe};
 pub(super) fn install_step(recipe: &Recipe, suffix: &str) -> Step {
     let why = "the package manager, pinned, before anything it installs";
     if let Some(image) = &recipe.python.uv_image {
-        return Step {
-            id: StepId::Uv,
-            stage: Stage::Builder,
-            title: format!("copy uv from {}", image.get_ref()),
-            keyed_on: vec![format!("uv image {}", image.get_ref())],
-            why: why.into(),
-            action: Action::CopyFromImage {
+        return Step::new(
+            StepId::Uv,
+            Stage::Builder,
+            format!("copy uv from {}", image.get_ref()),
+            vec![format!("uv image {}", image.get_ref())],
+            why,
+            Action::CopyFromImage {
                 image: image.get_ref().clone(),
                 src: "/uv".into(),
                 dest: format!("{UV_HOME}/bin/uv"),
             },
-        };
+        );
     }
     let version = recipe
         .python
@@ -38,13 +38,13 @@ pub(super) fn install_step(recipe: &Recipe, suffix: &str) -> Step {
         .map_or(recipe::DEFAULT_UV_VERSION.to_owned(), |v| {
             v.get_ref().clone()
         });
-    Step {
-        id: StepId::Uv,
-        stage: Stage::Builder,
-        title: format!("install uv {version}"),
-        keyed_on: vec![format!("uv version {version}")],
-        why: why.into(),
-        action: Action::Run(Run {
+    Step::new(
+        StepId::Uv,
+        Stage::Builder,
+        format!("install uv {version}"),
+        vec![format!("uv version {version}")],
+        why,
+        Action::Run(Run {
             // `--target` rather than a venv: uv is one static binary, and creating a venv
             // costs seconds on every cold builder. (`--prefix` would put it in
             // `{UV_HOME}/local/bin` on Debian's Python.)
@@ -60,11 +60,10 @@ pub(super) fn install_step(recipe: &Recipe, suffix: &str) -> Step {
                 ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
                 ("PIP_ROOT_USER_ACTION", "ignore"),
             ]),
-            binds: Vec::new(),
             caches: vec![super::pip::cache(suffix)],
-            offline: false,
+            ..Default::default()
         }),
-    }
+    )
 }
 
 /// uv's environment: where the venv and the cache are, bytecode, no Python downloads, the
@@ -144,25 +143,25 @@ fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
         .as_deref()
         .map(|n| format!(" --prompt={}", shell::quote(n)))
         .unwrap_or_default();
-    Step {
-        id: StepId::Venv,
-        stage: Stage::Builder,
-        title: format!("uv venv {VENV}"),
-        keyed_on: vec!["the base image and uv".into()],
-        why: "the empty environment every layer installs into".into(),
-        action: Action::Run(Run {
+    Step::new(
+        StepId::Venv,
+        Stage::Builder,
+        format!("uv venv {VENV}"),
+        vec!["the base image and uv".into()],
+        "the empty environment every layer installs into",
+        Action::Run(Run {
             script: format!(
                 "set -eu\n{UV_HOME}/bin/uv venv --quiet{prompt} {VENV}\n{}{}",
                 compile_site_packages(env, "_virtualenv.py"),
                 normalize_mtimes(ctx.workdir)
             ),
             env: reproducible_env(&without_compile(env)),
-            binds: Vec::new(),
             // uv keeps what it learns of the interpreter in its cache: never in the layer.
             caches: vec![cache(ctx.suffix)],
             offline: true,
+            ..Default::default()
         }),
-    }
+    )
 }
 
 fn dependency_layer(
@@ -239,13 +238,13 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
         .iter()
         .map(|n| format!("{}-*.dist-info/RECORD", n.replace('-', "_")))
         .collect();
-    Some(Step {
-        id: StepId::Project,
-        stage: Stage::Builder,
-        title: format!("install {name} from source"),
-        keyed_on: vec!["the source".into()],
-        why: "the project itself, last: only it is rebuilt on a source edit".into(),
-        action: Action::Run(Run {
+    Some(Step::new(
+        StepId::Project,
+        Stage::Builder,
+        format!("install {name} from source"),
+        vec!["the source".into()],
+        "the project itself, last: only it is rebuilt on a source edit",
+        Action::Run(Run {
             script: format!(
                 "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}\n{}",
                 shell::join(&args),
@@ -254,11 +253,10 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
                 normalize_mtimes(workdir)
             ),
             env: reproducible_env(&without_compile(env)),
-            binds: Vec::new(),
             caches: vec![cache(ctx.suffix)],
-            offline: false,
+            ..Default::default()
         }),
-    })
+    ))
 }
 
 /// `env` with `UV_COMPILE_BYTECODE` off: uv would compile the whole environment, steps

@@ -3,8 +3,9 @@
 //! (`moby.buildkit.v1.frontend`) and what they import. One generated file per package, nested
 //! as the packages are, because generated code refers across packages by relative paths.
 //!
-//! Nothing here is written by hand but this file: `tests/proto_drift.rs` regenerates the rest
-//! and fails on any difference (`UPDATE_GENERATED=1 cargo test --test proto_drift` rewrites it).
+//! The generated files live beside the `.proto` files, in `proto/gen/`, and are included here;
+//! nothing in them is written by hand: `tests/proto_drift.rs` regenerates them and fails on any
+//! difference (`UPDATE_GENERATED=1 cargo test --test proto_drift` rewrites them).
 //! Every proto map is a `BTreeMap`, so encoding the same value always gives the same bytes.
 //! The rest of pycache uses these through `crate::llb::pb` and `crate::gateway::pb`.
 
@@ -12,7 +13,7 @@
 // `Op.op`, doc comments copied verbatim from the .proto files).
 #![allow(clippy::all, clippy::pedantic, rustdoc::all)]
 
-include!("_includes.rs");
+include!("../../proto/gen/_includes.rs");
 
 #[cfg(test)]
 mod tests;

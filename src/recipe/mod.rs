@@ -329,6 +329,11 @@ fn layers(r: &mut Reader, sec: &mut Section) -> Option<Sp<Layers>> {
     Some(Spanned::new(span, value))
 }
 
+/// The values of a list of spanned strings, without their spans.
+pub fn values<'a>(list: impl IntoIterator<Item = &'a Sp<String>>) -> Vec<String> {
+    list.into_iter().map(|s| s.get_ref().clone()).collect()
+}
+
 fn list(v: Option<Sp<Vec<Sp<String>>>>) -> Vec<Sp<String>> {
     v.map(Spanned::into_inner).unwrap_or_default()
 }
