@@ -2,9 +2,9 @@
 //! changes, so that adding or bumping one package changes one layer and no other.
 //!
 //! - Up to the budget, every package (all locked versions of one name) is a layer of its own.
-//! - Past it, the largest wheels (at least [`LARGE`]) keep layers of their own, up to half the
-//!   budget, and the rest go into `budget / 2` buckets chosen by a hash of the name: a package
-//!   always lands in the same bucket, whatever else the lock holds.
+//! - Past it, the largest wheels (at least [`LARGE`]) keep layers of their own, up to a quarter
+//!   of the budget, and the rest go into the other three quarters as buckets chosen by a hash of
+//!   the name: a package always lands in the same bucket, whatever else the lock holds.
 //!
 //! Going over the budget regroups everything once; within either regime one change touches one
 //! layer (two when a package crosses [`LARGE`]). Layers are ordered large first, then by name,
@@ -154,8 +154,10 @@ pub fn group(env: &LockedEnv, budget: u32) -> Vec<Group<'_>> {
         large.extend(rest);
         return large;
     }
-    let buckets = (budget / 2) as u32;
-    let slots = budget - buckets as usize;
+    // A quarter of the budget for large wheels, the rest for buckets: a package or two more
+    // than the budget then still shares a layer with about one other.
+    let slots = budget / 4;
+    let buckets = (budget - slots) as u32;
     let mut by_size: Vec<(&str, u64)> = by_name
         .iter()
         .map(|(n, p)| (*n, size(p)))
