@@ -3,26 +3,34 @@
 import numpy as np
 import pandas as pd
 import tabulate
+import yaml
 
 from uv_data.report import monthly_totals
 
 SMOKE = "uv-data smoke ok"
+# The report's settings, as a deployment would ship them.
+CONFIG = """
+start: 2026-01-01
+days: 90
+"""
 
 
 def main() -> None:
+    config = yaml.safe_load(CONFIG)
+    days = config["days"]
     rng = np.random.default_rng(42)
     frame = pd.DataFrame(
         {
-            "day": pd.date_range("2026-01-01", periods=90, freq="D"),
-            "units": rng.integers(1, 20, size=90),
-            "price": np.round(rng.uniform(1.0, 9.0, size=90), 2),
+            "day": pd.date_range(config["start"], periods=days, freq="D"),
+            "units": rng.integers(1, 20, size=days),
+            "price": np.round(rng.uniform(1.0, 9.0, size=days), 2),
         }
     )
     totals = monthly_totals(frame)
     total = float(totals["revenue"].sum())
     print(
         f"{SMOKE}: revenue={total:.2f} over {len(totals)} months "
-        f"(numpy {np.__version__}, pandas {pd.__version__}, tabulate {tabulate.__version__})"
+        f"(numpy {np.__version__}, pandas {pd.__version__}, pyyaml {yaml.__version__}, tabulate {tabulate.__version__})"
     )
     # DataFrame.to_markdown needs tabulate.
     print(totals.round(2).to_markdown())
