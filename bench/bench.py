@@ -193,19 +193,11 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
     start, launched = time.monotonic(), time.time()
     proc = subprocess.run(args, capture_output=True, text=True)
     wall = time.monotonic() - start
-    vertices = {}
-    logs = {}
-    for status in map(safe_json, proc.stderr.splitlines()):
-        for v in (status or {}).get("vertexes") or []:
-            entry = vertices.setdefault(v["digest"], {"name": v.get("name", ""), "cached": False})
-            entry["cached"] |= bool(v.get("cached"))
-            entry["error"] = v.get("error") or entry.get("error")
-            for key in ("started", "completed"):
-                if v.get(key):
-                    entry[key] = timestamp(v[key])
-        for log in (status or {}).get("logs") or []:
-            logs.setdefault(log["vertex"], []).append(base64.b64decode(log.get("data") or ""))
-    steps = [v for v in vertices.values() if STEP.match(v["name"]) and not HELPER.search(v["name"])]
+    vertices, logs = parse_progress(proc.stderr)
+    if LOGS:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        outcome = "" if proc.returncode == 0 else "-failed"
+        (LOGS / f"{time.strftime('%H%M%S')}-{workdir.name.split('-', 1)[1]}-{label}{outcome}.json").write_text(proc.stderr)
     if proc.returncode != 0:
         tail = "\n".join(l for l in proc.stderr.splitlines() if not l.startswith("{"))[-3000:]
         # The output of the steps that failed (a canceled sibling says nothing).
@@ -213,10 +205,10 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
                   + b"".join(logs.get(d, [])).decode(errors="replace")[-2000:]
                   for d, v in vertices.items() if v.get("error") and "context canceled" not in v["error"]]
         raise RuntimeError(f"{kind} build of {workdir} failed:\n" + "\n".join(failed[-3:]) + f"\n{tail}")
+    ours = own_vertices(vertices)
+    steps = [v for d, v in vertices.items() if d in ours and STEP.match(v["name"]) and not HELPER.search(v["name"])]
+    foreign = sorted({v["name"][:80] for d, v in vertices.items() if d not in ours and STEP.match(v["name"])})
     executed = sorted(s["name"] for s in steps if not s["cached"])
-    if LOGS:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        (LOGS / f"{time.strftime('%H%M%S')}-{workdir.name.split('-', 1)[1]}-{label}.json").write_text(proc.stderr)
     # A vertex cached from an imported cache can carry the times of the build that made it.
     timed_vertices = [v for v in vertices.values()
                       if "started" in v and "completed" in v and v["started"] >= launched - 1]
@@ -232,6 +224,7 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
     return {
         "wall": wall,
         "cache_import_errors": import_errors,
+        "foreign_vertices": foreign,
         "outside_vertices": round(wall - active, 2),
         "slowest": [[v["name"][:120] + mark(v), round(v["completed"] - v["started"], 2)] for v in slowest],
         "executed": len(executed),
@@ -240,6 +233,46 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
         "deps_executed": sum(1 for n in executed if DEP_STEP.search(n)),
         "deps_total": sum(1 for s in steps if DEP_STEP.search(s["name"])),
     }
+
+
+def parse_progress(rawjson):
+    """The vertices of a --progress=rawjson stream by digest (name, cached, inputs, error, times),
+    and the log output of each."""
+    vertices, logs = {}, {}
+    for status in map(safe_json, rawjson.splitlines()):
+        for v in (status or {}).get("vertexes") or []:
+            entry = vertices.setdefault(v["digest"], {"name": v.get("name", ""), "cached": False, "inputs": set()})
+            entry["cached"] |= bool(v.get("cached"))
+            entry["inputs"] |= set(v.get("inputs") or [])
+            entry["error"] = v.get("error") or entry.get("error")
+            for key in ("started", "completed"):
+                if v.get(key):
+                    entry[key] = timestamp(v[key])
+        for log in (status or {}).get("logs") or []:
+            logs.setdefault(log["vertex"], []).append(base64.b64decode(log.get("data") or ""))
+    return vertices, logs
+
+
+def own_vertices(vertices):
+    """The digests of the vertices the build's result is made of.
+
+    BuildKit shares identical vertices between concurrent builds, and a build's progress then also
+    shows other builds' vertices that hang off the shared ones (another project's "deps: click" on
+    the same uv install): only the result's ancestors are this build's. The result is the last
+    step that nothing else uses (pycache's merge, the Dockerfile's last instruction)."""
+    used = {i for v in vertices.values() for i in v["inputs"]}
+    finals = [d for d, v in vertices.items() if d not in used and v["name"].startswith("[")
+              and not v["name"].startswith(("[internal]", "[local]", "[image]"))]
+    if not finals:
+        return set(vertices)
+    final = max(finals, key=lambda d: vertices[d].get("completed", 0.0))
+    ours, todo = set(), [final]
+    while todo:
+        d = todo.pop()
+        if d not in ours and d in vertices:
+            ours.add(d)
+            todo.extend(vertices[d]["inputs"])
+    return ours
 
 
 def timestamp(rfc3339):
@@ -382,6 +415,8 @@ def history(project, kind, run_no, wanted, results, cache_root):
               f"smoke {'ok' if r['smoke'] else 'FAILED'}", flush=True)
         for error in r["cache_import_errors"]:
             print(f"    cache import failed: {error}", flush=True)
+        if r["foreign_vertices"]:
+            print(f"    not counted, other builds' steps in the progress: {'; '.join(r['foreign_vertices'][:4])}", flush=True)
         if others:
             print(f"    meanwhile {len(others)} build(s) of other clients on the engine: {', '.join(sorted(set(others))[:4])}", flush=True)
 
