@@ -162,7 +162,8 @@ def registry_problem():
 # parallel): not a build failure of either kind, so such a build is tried up to three times, the
 # attempts' times added and the retries recorded.
 TRANSIENT = ("parent snapshot", "does not exist: not found",
-             "Temporary failure in name resolution", "failed to lookup address", "operation timed out")
+             "Temporary failure in name resolution", "failed to lookup address", "operation timed out",
+             "network timeout")
 ATTEMPTS = 3
 
 
