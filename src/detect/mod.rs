@@ -156,7 +156,18 @@ pub fn detect(
         }
     };
     let project_table = pyproject.as_ref().and_then(|p| p.project.clone());
-    let python = choose_python(files, recipe, project_table.as_ref(), &mut diags);
+    let poetry_python = pyproject
+        .as_ref()
+        .and_then(PyProject::poetry)
+        .and_then(|p| p.dependencies.get("python"))
+        .and_then(toml::Value::as_str);
+    let python = choose_python(
+        files,
+        recipe,
+        project_table.as_ref(),
+        poetry_python,
+        &mut diags,
+    );
     let dockerignore =
         parse_dockerignore(dockerignore.or(files.get(".dockerignore")).unwrap_or(""));
 
@@ -225,13 +236,26 @@ fn choose_python(
     files: &ProjectFiles,
     recipe: &Recipe,
     project: Option<&ProjectTable>,
+    poetry_python: Option<&str>,
     diags: &mut Diagnostics,
 ) -> String {
     let from_file = files
         .get(".python-version")
         .and_then(python::python_version_line);
     let Some(spec) = project.and_then(|p| p.requires_python.as_ref()) else {
-        return from_file.unwrap_or_else(|| python::FALLBACK.to_owned());
+        // Poetry 1.x projects give their Python in `[tool.poetry.dependencies] python`.
+        let poetry_line = || {
+            crate::lock::poetry::poetry_constraint(poetry_python?)?
+                .iter()
+                .filter_map(|alternative| python::line_for(&alternative.to_string()).ok())
+                .max_by_key(|line| {
+                    let minor = line.split('.').nth(1).and_then(|m| m.parse::<u32>().ok());
+                    minor.unwrap_or(0)
+                })
+        };
+        return from_file
+            .or_else(poetry_line)
+            .unwrap_or_else(|| python::FALLBACK.to_owned());
     };
     let text = files.get("pyproject.toml").unwrap_or("");
     let error = match python::line_for(spec.get_ref()) {
