@@ -32,6 +32,20 @@ impl Drop for Scratch {
     }
 }
 
+/// The steps a build ran, less the writes of dependency layers' requirements files: BuildKit
+/// runs a file op with no input on every build (in microseconds), and since it writes the same
+/// bytes, the steps that read them stay cached.
+fn ran(b: &Build) -> Vec<String> {
+    let mut ran: Vec<String> = b
+        .executed()
+        .into_iter()
+        .filter(|s| !s.contains(": write /pycache/"))
+        .map(str::to_owned)
+        .collect();
+    ran.sort();
+    ran
+}
+
 /// `python -c` in the image: whether `module` can be imported.
 fn importable(engine: &Engine, tag: &str, module: &str) -> bool {
     let script = format!(
@@ -64,9 +78,9 @@ fn build_rebuild_edit(
     let again = build(engine, dir, tag, &[]);
     assert!(again.ok, "{tag}: rebuild failed:\n{}", log_tail(&again));
     assert!(
-        again.executed().is_empty(),
+        ran(&again).is_empty(),
         "{tag}: a rebuild with no change ran {:?}",
-        again.executed()
+        ran(&again)
     );
     assert!(
         again.cached() >= 4,
@@ -99,14 +113,10 @@ fn build_rebuild_edit(
         run(engine, tag, &[]).contains(&edited),
         "{tag}: the edit is not in the image"
     );
-    let mut ran: Vec<String> = edit
-        .executed()
+    ran(&edit)
         .into_iter()
         .filter(|s| s.starts_with("[builder]"))
-        .map(str::to_owned)
-        .collect();
-    ran.sort();
-    ran
+        .collect()
 }
 
 #[test]

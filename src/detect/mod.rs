@@ -918,3 +918,104 @@ fn detect_pip(
         installable,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/testdata/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// The manager detection chooses for files named after `testdata` files.
+    fn chosen(recipe: &str, files: &[(&str, &str)]) -> Result<Manager, String> {
+        let recipe = crate::recipe::parse("pycache.toml", recipe, &Default::default()).unwrap();
+        let mut project = ProjectFiles::default();
+        for (name, from) in files {
+            project.insert(*name, testdata(from));
+        }
+        detect(&project, &recipe, None)
+            .map(|p| p.manager())
+            .map_err(|d| d.to_string())
+    }
+
+    const UV: (&str, &str) = ("uv.lock", "uv-minimal/uv.lock");
+    const UV_PYPROJECT: (&str, &str) = ("pyproject.toml", "uv-minimal/pyproject.toml");
+    const POETRY: (&str, &str) = ("poetry.lock", "poetry-app/poetry.lock");
+    const POETRY_PYPROJECT: (&str, &str) = ("pyproject.toml", "poetry-app/pyproject.toml");
+    const PYLOCK: (&str, &str) = ("pylock.toml", "pylock-app/pylock.toml");
+    const REQUIREMENTS: (&str, &str) = ("requirements.txt", "pip-hashes/requirements.txt");
+
+    #[test]
+    fn a_tool_s_own_lock_wins_over_its_exports() {
+        assert_eq!(chosen("", &[UV, UV_PYPROJECT, PYLOCK]), Ok(Manager::Uv));
+        assert_eq!(
+            chosen("", &[POETRY, POETRY_PYPROJECT, PYLOCK, REQUIREMENTS]),
+            Ok(Manager::Poetry)
+        );
+        assert_eq!(chosen("", &[PYLOCK, REQUIREMENTS]), Ok(Manager::Pylock));
+        assert_eq!(chosen("", &[REQUIREMENTS]), Ok(Manager::Pip));
+        let named = ("pylock.prod.toml", "pylock-app/pylock.toml");
+        assert_eq!(chosen("", &[named]), Ok(Manager::Pylock));
+    }
+
+    #[test]
+    fn the_recipe_overrides_what_the_files_say() {
+        let files = [UV, POETRY, POETRY_PYPROJECT, PYLOCK, REQUIREMENTS];
+        let err = chosen("", &files).unwrap_err();
+        assert!(
+            err.contains("several lock files: uv.lock (uv), poetry.lock (Poetry), pylock.toml"),
+            "{err}"
+        );
+        let poetry = chosen("[python]\nmanager = \"poetry\"\n", &files);
+        assert_eq!(poetry, Ok(Manager::Poetry));
+        assert_eq!(
+            chosen("[python]\nlock = \"pylock.toml\"\n", &files),
+            Ok(Manager::Pylock)
+        );
+        assert_eq!(
+            chosen("[python]\nrequirements = [\"requirements.txt\"]\n", &files),
+            Ok(Manager::Pip)
+        );
+        let missing = chosen("[python]\nlock = \"pylock.prod.toml\"\n", &files).unwrap_err();
+        assert!(missing.contains("is not in the build context"), "{missing}");
+    }
+
+    #[test]
+    fn a_poetry_project_without_its_lock_says_so() {
+        let err = chosen("", &[POETRY_PYPROJECT]).unwrap_err();
+        assert!(
+            err.contains("found pyproject.toml with [tool.poetry] but no poetry.lock")
+                && err.contains("run `poetry lock`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn poetry_1_projects_take_name_version_and_scripts_from_tool_poetry() {
+        let mut files = ProjectFiles::default();
+        files.insert(
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"Old_App\"\nversion = \"1.2.3\"\n\n[tool.poetry.dependencies]\npython = \"^3.10\"\n\n[tool.poetry.scripts]\nold = \"old_app:main\"\n\n[build-system]\nrequires = [\"poetry-core\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
+        );
+        files.insert(
+            "poetry.lock",
+            "[metadata]\nlock-version = \"2.0\"\ncontent-hash = \"x\"\n",
+        );
+        let recipe = crate::recipe::parse("pycache.toml", "", &Default::default()).unwrap();
+        let err = detect(&files, &recipe, None).unwrap_err().to_string();
+        assert!(err.contains("poetry.lock is out of date"), "{err}");
+        let table: toml::Table = toml::from_str(files.get("pyproject.toml").unwrap()).unwrap();
+        let hash = crate::lock::poetry::content_hash(&table, true);
+        files.insert(
+            "poetry.lock",
+            format!("[metadata]\nlock-version = \"2.0\"\ncontent-hash = \"{hash}\"\n"),
+        );
+        let project = detect(&files, &recipe, None).unwrap();
+        assert_eq!(project.name.as_deref(), Some("Old_App"));
+        assert_eq!(project.version.as_deref(), Some("1.2.3"));
+        assert_eq!(project.scripts, ["old"]);
+        // ^3.10 allows the newest line pycache knows.
+        assert_ne!(project.python, python::FALLBACK);
+    }
+}

@@ -331,11 +331,17 @@ fn by_groups(
     let mut parsed: BTreeMap<&str, MarkerTree> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, pkg) in lock.packages.iter().enumerate() {
+        let selected: Vec<&String> = pkg
+            .groups
+            .iter()
+            .flatten()
+            .filter(|g| sel.groups.contains(&normalize_name(g)))
+            .collect();
+        if selected.is_empty() {
+            continue;
+        }
         let mut marker = MarkerTree::FALSE;
-        for group in pkg.groups.iter().flatten() {
-            if !sel.groups.contains(&normalize_name(group)) {
-                continue;
-            }
+        for group in selected {
             let text = match &pkg.markers {
                 None => None,
                 Some(Markers::All(m)) => Some(m.as_str()),
@@ -355,13 +361,7 @@ fn by_groups(
             };
             marker.or(group_marker);
         }
-        if pkg
-            .groups
-            .as_ref()
-            .is_some_and(|g| g.iter().any(|g| sel.groups.contains(&normalize_name(g))))
-        {
-            out.push((i, markers::without_extras(&marker, active)));
-        }
+        out.push((i, markers::without_extras(&marker, active)));
     }
     out
 }
