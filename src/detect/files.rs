@@ -10,6 +10,9 @@ use std::path::Path;
 pub const DETECTION_PATTERNS: &[&str] = &[
     "pyproject.toml",
     "uv.lock",
+    "poetry.lock",
+    "pylock.toml",
+    "pylock.*.toml",
     ".python-version",
     ".dockerignore",
     "setup.py",
@@ -58,9 +61,17 @@ impl ProjectFiles {
             || path.starts_with("requirements/")
             || (dir.is_empty()
                 && (name.ends_with(".txt")
+                    || (name.starts_with("pylock.")
+                        && name.ends_with(".toml")
+                        && name.len() >= 11)
                     || matches!(
                         name,
-                        "uv.lock" | ".python-version" | ".dockerignore" | "setup.py" | "setup.cfg"
+                        "uv.lock"
+                            | "poetry.lock"
+                            | ".python-version"
+                            | ".dockerignore"
+                            | "setup.py"
+                            | "setup.cfg"
                     )))
     }
 
@@ -201,6 +212,15 @@ mod tests {
             "pyproject.toml.orig",
             "xpyproject.toml",
             "uv.lock.bak",
+            "poetry.lock",
+            "poetry.lock.bak",
+            "pylock.toml",
+            "pylock.prod.toml",
+            "pylock..toml",
+            "pylock.a.b.toml",
+            "pylock.toml.bak",
+            "pylock-toml",
+            "xpylock.toml",
             "Setup.py",
             "main.py",
             "README.md",

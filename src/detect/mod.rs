@@ -1,5 +1,12 @@
 //! Reading the project: which package manager, which lock or requirements files, which groups
 //! and extras exist, whether the lock is up to date, what `.dockerignore` excludes.
+//!
+//! Which lock, when the context has several ([`choose`]): the recipe's `lock`, else its
+//! `manager`, else what is there. `uv.lock` and `poetry.lock` are the lock files of their
+//! tools; a `pylock.toml` beside one of them is taken for an export of it and left alone; both
+//! `uv.lock` and `poetry.lock` is conflicting evidence, an error listing them. A lock of any
+//! kind wins over `requirements*.txt` (often exported from it), unless the recipe lists
+//! `requirements`.
 
 mod files;
 pub mod freshness;
@@ -9,7 +16,7 @@ pub mod python;
 pub mod requirements;
 pub mod uvlock;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use files::{
     DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS,
@@ -20,6 +27,8 @@ use requirements::RequirementsFile;
 use uvlock::UvLock;
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::lock::poetry::PoetryLock;
+use crate::lock::pylock::Pylock;
 use crate::recipe::{Manager, Recipe};
 
 #[derive(Clone, Debug)]
@@ -35,10 +44,30 @@ pub struct Project {
     pub kind: ProjectKind,
 }
 
+/// The project's kind: which lock reader (uv, Poetry, pylock) or pip.
 #[derive(Clone, Debug)]
 pub enum ProjectKind {
     Uv(Box<UvProject>),
+    Poetry(Box<PoetryProject>),
+    Pylock(Box<PylockProject>),
     Pip(PipProject),
+}
+
+#[derive(Clone, Debug)]
+pub struct PoetryProject {
+    pub pyproject: PyProject,
+    pub lock: PoetryLock,
+    /// Not `package-mode = false`: the project is built from the source and installed.
+    pub package: bool,
+    /// Its dependency groups by normalised name, with whether each is `optional`.
+    pub groups: BTreeMap<String, bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PylockProject {
+    /// The lock's file name: `pylock.toml` or `pylock.<name>.toml`.
+    pub file: String,
+    pub lock: Pylock,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +99,8 @@ impl Project {
     pub fn manager(&self) -> Manager {
         match self.kind {
             ProjectKind::Uv(_) => Manager::Uv,
+            ProjectKind::Poetry(_) => Manager::Poetry,
+            ProjectKind::Pylock(_) => Manager::Pylock,
             ProjectKind::Pip(_) => Manager::Pip,
         }
     }
@@ -78,6 +109,8 @@ impl Project {
     pub fn dependency_count(&self) -> usize {
         match &self.kind {
             ProjectKind::Uv(uv) => uv.lock.third_party().count(),
+            ProjectKind::Poetry(poetry) => poetry.lock.third_party().count(),
+            ProjectKind::Pylock(pylock) => pylock.lock.third_party().count(),
             ProjectKind::Pip(pip) => pip.files.iter().map(|f| f.requirements.len()).sum(),
         }
     }
@@ -123,61 +156,68 @@ pub fn detect(
         }
     };
     let project_table = pyproject.as_ref().and_then(|p| p.project.clone());
-    let python = choose_python(files, recipe, project_table.as_ref(), &mut diags);
+    let poetry_python = pyproject
+        .as_ref()
+        .and_then(PyProject::poetry)
+        .and_then(|p| p.dependencies.get("python"))
+        .and_then(toml::Value::as_str);
+    let python = choose_python(
+        files,
+        recipe,
+        project_table.as_ref(),
+        poetry_python,
+        &mut diags,
+    );
     let dockerignore =
         parse_dockerignore(dockerignore.or(files.get(".dockerignore")).unwrap_or(""));
 
-    let manager = *recipe.python.manager.get_ref();
-    let has_lock = files.get("uv.lock").is_some();
     let root_requirements: Vec<&String> = files
         .files
         .keys()
         .filter(|k| !k.contains('/') && k.starts_with("requirements") && k.ends_with(".txt"))
         .collect();
-    let use_uv = match manager {
-        Manager::Uv => true,
-        Manager::Pip => false,
-        Manager::Auto => has_lock && recipe.python.requirements.is_none(),
-    };
-    let use_pip = !use_uv
-        && (manager == Manager::Pip
-            || recipe.python.requirements.is_some()
-            || !root_requirements.is_empty());
-
-    let kind = if use_uv {
-        detect_uv(files, recipe, pyproject.clone(), &mut diags)
-    } else if use_pip {
-        detect_pip(
+    let kind = match choose(
+        files,
+        recipe,
+        &root_requirements,
+        pyproject.as_ref(),
+        &mut diags,
+    ) {
+        None => None,
+        Some(Choice::Uv) => detect_uv(files, recipe, pyproject.clone(), &mut diags),
+        Some(Choice::Poetry) => detect_poetry(files, recipe, pyproject.clone(), &mut diags),
+        Some(Choice::Pylock(file)) => detect_pylock(files, recipe, &file, &mut diags),
+        Some(Choice::Pip) => detect_pip(
             files,
             recipe,
             &root_requirements,
             pyproject.as_ref(),
             &mut diags,
-        )
-    } else {
-        let what = if pyproject.is_some() {
-            "found pyproject.toml but no uv.lock"
-        } else {
-            "found neither uv.lock nor requirements*.txt"
-        };
-        let span = recipe.python.manager.span();
-        let mut d = Diagnostic::new(
-            &recipe.file,
-            format!("cannot tell how to install this project: {what}"),
-        );
-        if span != (0..0) {
-            d = d.at(&recipe.source, span);
-        }
-        diags.push(d.help("run `uv lock` to create uv.lock (uv), or add a requirements.txt (pip)"));
-        None
+        ),
     };
-    let scripts = project_table
+    // Poetry 1.x projects say it all in [tool.poetry].
+    let poetry = pyproject
+        .as_ref()
+        .and_then(PyProject::poetry)
+        .filter(|_| matches!(kind, Some(ProjectKind::Poetry(_))));
+    let mut scripts: Vec<String> = project_table
         .as_ref()
         .map(|p| p.scripts.keys().cloned().collect())
         .unwrap_or_default();
+    if project_table.is_none() {
+        scripts.extend(poetry.iter().flat_map(|p| p.scripts.keys().cloned()));
+    }
+    let name = project_table
+        .as_ref()
+        .and_then(|p| p.name.clone())
+        .or_else(|| poetry.and_then(|p| p.name.clone()));
+    let version = project_table
+        .as_ref()
+        .and_then(|p| p.version.clone())
+        .or_else(|| poetry.and_then(|p| p.version.clone()));
     let project = kind.map(|kind| Project {
-        name: project_table.as_ref().and_then(|p| p.name.clone()),
-        version: project_table.as_ref().and_then(|p| p.version.clone()),
+        name,
+        version,
         python,
         scripts,
         dockerignore,
@@ -196,13 +236,26 @@ fn choose_python(
     files: &ProjectFiles,
     recipe: &Recipe,
     project: Option<&ProjectTable>,
+    poetry_python: Option<&str>,
     diags: &mut Diagnostics,
 ) -> String {
     let from_file = files
         .get(".python-version")
         .and_then(python::python_version_line);
     let Some(spec) = project.and_then(|p| p.requires_python.as_ref()) else {
-        return from_file.unwrap_or_else(|| python::FALLBACK.to_owned());
+        // Poetry 1.x projects give their Python in `[tool.poetry.dependencies] python`.
+        let poetry_line = || {
+            crate::lock::poetry::poetry_constraint(poetry_python?)?
+                .iter()
+                .filter_map(|alternative| python::line_for(&alternative.to_string()).ok())
+                .max_by_key(|line| {
+                    let minor = line.split('.').nth(1).and_then(|m| m.parse::<u32>().ok());
+                    minor.unwrap_or(0)
+                })
+        };
+        return from_file
+            .or_else(poetry_line)
+            .unwrap_or_else(|| python::FALLBACK.to_owned());
     };
     let text = files.get("pyproject.toml").unwrap_or("");
     let error = match python::line_for(spec.get_ref()) {
@@ -238,6 +291,354 @@ fn choose_python(
             .help(help),
     );
     from_file.unwrap_or_else(|| python::FALLBACK.to_owned())
+}
+
+/// Which lock (so which reader), or pip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Choice {
+    Uv,
+    Poetry,
+    /// The lock's file name.
+    Pylock(String),
+    Pip,
+}
+
+/// The `pylock.toml` and `pylock.<name>.toml` files at the root of the context, sorted.
+fn pylock_files(files: &ProjectFiles) -> Vec<&str> {
+    files
+        .files
+        .keys()
+        .map(String::as_str)
+        .filter(|k| Manager::of_lock_file(k) == Some(Manager::Pylock))
+        .collect()
+}
+
+/// Decides which lock the project installs from: the recipe's `lock`, else its `manager`,
+/// else the lock files found (see the module's documentation). `None` after reporting why
+/// none can be chosen.
+fn choose(
+    files: &ProjectFiles,
+    recipe: &Recipe,
+    root_requirements: &[&String],
+    pyproject: Option<&PyProject>,
+    diags: &mut Diagnostics,
+) -> Option<Choice> {
+    let py = &recipe.python;
+    if let Some(lock) = &py.lock {
+        if files.get(lock.get_ref()).is_none() {
+            diags.push(
+                Diagnostic::new(
+                    &recipe.file,
+                    format!("lock = \"{}\" is not in the build context", lock.get_ref()),
+                )
+                .at(&recipe.source, lock.span())
+                .help("check the name (a file at the root of the context) and .dockerignore"),
+            );
+            return None;
+        }
+        return match Manager::of_lock_file(lock.get_ref()) {
+            Some(Manager::Uv) => Some(Choice::Uv),
+            Some(Manager::Poetry) => Some(Choice::Poetry),
+            _ => Some(Choice::Pylock(lock.get_ref().clone())),
+        };
+    }
+    let pylocks = pylock_files(files);
+    let one_pylock = |diags: &mut Diagnostics, why: &str| -> Option<Choice> {
+        if pylocks.contains(&"pylock.toml") {
+            return Some(Choice::Pylock("pylock.toml".into()));
+        }
+        match pylocks.as_slice() {
+            [one] => Some(Choice::Pylock((*one).to_owned())),
+            [] => {
+                let span = py.manager.span();
+                let mut d = Diagnostic::new(&recipe.file, why.to_owned());
+                if span != (0..0) {
+                    d = d.at(&recipe.source, span);
+                }
+                diags.push(d.help("export one: `uv export --format pylock.toml -o pylock.toml`, `pip lock`, or `pdm export -f pylock`"));
+                None
+            }
+            several => {
+                diags.push(
+                    Diagnostic::new(
+                        &recipe.file,
+                        format!(
+                            "several lock files and no pylock.toml: {}",
+                            several.join(", ")
+                        ),
+                    )
+                    .help(format!(
+                        "say which to install: [python] lock = \"{}\"",
+                        several[0]
+                    )),
+                );
+                None
+            }
+        }
+    };
+    match py.manager.get_ref() {
+        Manager::Uv => return Some(Choice::Uv),
+        Manager::Poetry => return Some(Choice::Poetry),
+        Manager::Pip => return Some(Choice::Pip),
+        Manager::Pylock => {
+            return one_pylock(
+                diags,
+                "manager = \"pylock\" but the project has no pylock.toml",
+            );
+        }
+        Manager::Auto => {}
+    }
+    if py.requirements.is_some() {
+        return Some(Choice::Pip);
+    }
+    let uv = files.get("uv.lock").is_some();
+    let poetry = files.get("poetry.lock").is_some();
+    if uv && poetry {
+        let mut found = vec!["uv.lock (uv)", "poetry.lock (Poetry)"];
+        found.extend(pylocks.iter().copied());
+        diags.push(
+            Diagnostic::new(
+                &recipe.file,
+                format!(
+                    "cannot tell how to install this project: it has several lock files: {}",
+                    found.join(", ")
+                ),
+            )
+            .help("say which one: [python] manager = \"uv\" or manager = \"poetry\" (or remove the lock that is no longer used)"),
+        );
+        return None;
+    }
+    if uv {
+        return Some(Choice::Uv);
+    }
+    if poetry {
+        return Some(Choice::Poetry);
+    }
+    if !pylocks.is_empty() {
+        return one_pylock(diags, "");
+    }
+    if !root_requirements.is_empty() {
+        return Some(Choice::Pip);
+    }
+    let poetry_project = pyproject.is_some_and(|p| p.poetry().is_some());
+    let (what, help) = if poetry_project {
+        (
+            "found pyproject.toml with [tool.poetry] but no poetry.lock",
+            "run `poetry lock` and commit poetry.lock",
+        )
+    } else if pyproject.is_some() {
+        (
+            "found pyproject.toml but no lock file (uv.lock, poetry.lock or pylock.toml)",
+            "run `uv lock` (uv) or `poetry lock` (Poetry) and commit the lock, or add a requirements.txt (pip)",
+        )
+    } else {
+        (
+            "found neither a lock file (uv.lock, poetry.lock, pylock.toml) nor requirements*.txt",
+            "run `uv lock` (uv) or `poetry lock` (Poetry), or add a requirements.txt (pip)",
+        )
+    };
+    let span = py.manager.span();
+    let mut d = Diagnostic::new(
+        &recipe.file,
+        format!("cannot tell how to install this project: {what}"),
+    );
+    if span != (0..0) {
+        d = d.at(&recipe.source, span);
+    }
+    diags.push(d.help(help));
+    None
+}
+
+fn detect_poetry(
+    files: &ProjectFiles,
+    recipe: &Recipe,
+    pyproject: Option<PyProject>,
+    diags: &mut Diagnostics,
+) -> Option<ProjectKind> {
+    let Some(lock_text) = files.get("poetry.lock") else {
+        diags.push(
+            Diagnostic::new(
+                &recipe.file,
+                "manager = \"poetry\" but the project has no poetry.lock",
+            )
+            .at(&recipe.source, recipe.python.manager.span())
+            .help("run `poetry lock` and commit poetry.lock"),
+        );
+        return None;
+    };
+    let (Some(pyproject), Some(pyproject_text)) = (pyproject, files.get("pyproject.toml")) else {
+        diags.push(
+            Diagnostic::new(
+                "pyproject.toml",
+                "poetry.lock is present but pyproject.toml is missing",
+            )
+            .help("a Poetry project needs its pyproject.toml in the build context"),
+        );
+        return None;
+    };
+    let lock = match PoetryLock::parse(lock_text) {
+        Ok(l) => l,
+        Err(e) => {
+            let mut d =
+                Diagnostic::new("poetry.lock", format!("invalid poetry.lock: {}", e.message));
+            if let Some(span) = e.span {
+                d = d.at(lock_text, span);
+            }
+            diags.push(d.help("regenerate it with `poetry lock`"));
+            return None;
+        }
+    };
+    let (major, minor) = lock.version();
+    if major > crate::lock::poetry::READ_MAJOR {
+        diags.push(
+            Diagnostic::new(
+                "poetry.lock",
+                format!("poetry.lock has lock-version {major}.{minor}, newer than pycache reads (1.x and 2.x)"),
+            )
+            .help("lock with a Poetry that writes lock-version 2.x (Poetry 1.3 to 2.x)"),
+        );
+        return None;
+    }
+    // The whole file as TOML values, as Poetry hashes them.
+    let table: toml::Table = toml::from_str(pyproject_text).unwrap_or_default();
+    if !lock.is_fresh(&table) {
+        let mut d = Diagnostic::new(
+            "poetry.lock",
+            format!(
+                "poetry.lock is out of date with pyproject.toml: pyproject.toml changed significantly since poetry.lock was last generated{}",
+                stale_detail(&pyproject, &lock)
+            ),
+        );
+        if let Some(at) = lock_text.find("content-hash") {
+            let end = lock_text[at..]
+                .find('\n')
+                .map_or(lock_text.len(), |n| at + n);
+            d = d.at(lock_text, at..end);
+        }
+        diags.push(d.help(
+            "run `poetry lock` and commit the updated poetry.lock (`poetry check --lock` says the same)",
+        ));
+    }
+    let poetry = pyproject.poetry();
+    let package = poetry.and_then(|p| p.package_mode).unwrap_or(true);
+    if package {
+        let named = pyproject.name().is_some() || poetry.is_some_and(|p| p.name.is_some());
+        if !named {
+            diags.push(
+                Diagnostic::new("pyproject.toml", "a Poetry package needs a name")
+                    .help("set [project] name, or package-mode = false in [tool.poetry] if the project is not a package"),
+            );
+        }
+        if pyproject.build_system.is_none() {
+            diags.push(
+                Diagnostic::new(
+                    "pyproject.toml",
+                    "pyproject.toml has no [build-system]: pycache builds the project with its build backend",
+                )
+                .help("add [build-system] requires = [\"poetry-core>=2.0\"] and build-backend = \"poetry.core.masonry.api\", or set package-mode = false in [tool.poetry]"),
+            );
+        }
+    }
+    let groups = crate::lock::poetry::groups(&pyproject);
+    let group_names: Vec<String> = groups.keys().cloned().collect();
+    let extras: Vec<String> = crate::lock::poetry::extras(&pyproject, &lock)
+        .into_iter()
+        .collect();
+    check_selection(
+        recipe,
+        &Known {
+            file: "pyproject.toml",
+            groups: &group_names,
+            group_section: "[tool.poetry.group]",
+            extras: &extras,
+            extra_section: "[project.optional-dependencies] or [tool.poetry.extras]",
+        },
+        diags,
+    );
+    Some(ProjectKind::Poetry(Box::new(PoetryProject {
+        pyproject,
+        lock,
+        package,
+        groups,
+    })))
+}
+
+/// What a stale poetry.lock misses, when it is a dependency the lock has no package for.
+fn stale_detail(pyproject: &PyProject, lock: &PoetryLock) -> String {
+    let mut groups: BTreeSet<String> = crate::lock::poetry::groups(pyproject).into_keys().collect();
+    groups.insert(crate::lock::poetry::MAIN.into());
+    let extras = crate::lock::poetry::extras(pyproject, lock);
+    let sel = crate::lock::poetry::Selection {
+        groups,
+        extras,
+        root: None,
+    };
+    let locked: BTreeSet<String> = lock
+        .packages
+        .iter()
+        .map(|p| normalize_name(&p.name))
+        .collect();
+    crate::lock::poetry::roots(pyproject, &sel)
+        .into_iter()
+        .find(|r| !locked.contains(&normalize_name(&r.name)))
+        .map(|r| {
+            format!(
+                " (`{}` is required but not locked)",
+                normalize_name(&r.name)
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn detect_pylock(
+    files: &ProjectFiles,
+    recipe: &Recipe,
+    file: &str,
+    diags: &mut Diagnostics,
+) -> Option<ProjectKind> {
+    let text = files.get(file)?;
+    let lock = match Pylock::parse(text) {
+        Ok(l) => l,
+        Err(e) => {
+            let mut d = Diagnostic::new(file, format!("invalid {file}: {}", e.message));
+            if let Some(span) = e.span {
+                d = d.at(text, span);
+            }
+            diags.push(d.help("regenerate it: `uv export --format pylock.toml`, `pip lock` or `pdm export -f pylock`"));
+            return None;
+        }
+    };
+    if lock.major() != Some(crate::lock::pylock::READ_MAJOR) {
+        diags.push(
+            Diagnostic::new(
+                file,
+                format!(
+                    "{file} has lock-version {}; pycache reads PEP 751 lock-version 1.x",
+                    lock.lock_version
+                ),
+            )
+            .help("regenerate it with a tool that writes lock-version 1.0"),
+        );
+        return None;
+    }
+    let mut groups = lock.group_names();
+    groups.extend(lock.default_groups.iter().cloned());
+    let extras = lock.extra_names();
+    check_selection(
+        recipe,
+        &Known {
+            file,
+            groups: &groups,
+            group_section: "`dependency-groups`",
+            extras: &extras,
+            extra_section: "`extras`",
+        },
+        diags,
+    );
+    Some(ProjectKind::Pylock(Box::new(PylockProject {
+        file: file.to_owned(),
+        lock,
+    })))
 }
 
 fn detect_uv(
@@ -317,7 +718,17 @@ fn detect_uv(
         let text = files.get(path).unwrap_or("");
         freshness::check_lock_fresh(member, path, text, &lock, diags);
     }
-    check_selection(recipe, &pyproject, diags);
+    check_selection(
+        recipe,
+        &Known {
+            file: "pyproject.toml",
+            groups: &pyproject.group_names(),
+            group_section: "[dependency-groups]",
+            extras: &pyproject.extra_names(),
+            extra_section: "[project.optional-dependencies]",
+        },
+        diags,
+    );
 
     Some(ProjectKind::Uv(Box::new(UvProject {
         virtual_root: pyproject.project.is_none(),
@@ -328,10 +739,17 @@ fn detect_uv(
     })))
 }
 
+/// The groups and extras a project defines, and where, for [`check_selection`].
+struct Known<'a> {
+    file: &'a str,
+    groups: &'a [String],
+    group_section: &'a str,
+    extras: &'a [String],
+    extra_section: &'a str,
+}
+
 /// Groups and extras named in the recipe (top level and targets) must exist in the project.
-fn check_selection(recipe: &Recipe, pyproject: &PyProject, diags: &mut Diagnostics) {
-    let groups = pyproject.group_names();
-    let extras = pyproject.extra_names();
+fn check_selection(recipe: &Recipe, known: &Known, diags: &mut Diagnostics) {
     let top = [
         (&recipe.python.groups, "group"),
         (&recipe.python.extras, "extra"),
@@ -346,30 +764,30 @@ fn check_selection(recipe: &Recipe, pyproject: &PyProject, diags: &mut Diagnosti
         .chain(targets)
         .filter_map(|(l, k)| Some((l?, k)));
     for (list, kind) in all {
-        let known = if kind == "group" { &groups } else { &extras };
+        let (names, section) = if kind == "group" {
+            (known.groups, known.group_section)
+        } else {
+            (known.extras, known.extra_section)
+        };
         for item in list {
-            if known
+            if names
                 .iter()
                 .any(|k| normalize_name(k) == normalize_name(item.get_ref()))
             {
                 continue;
             }
-            let section = if kind == "group" {
-                "[dependency-groups]"
-            } else {
-                "[project.optional-dependencies]"
-            };
-            let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+            let file = known.file;
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let help = match crate::diag::did_you_mean(item.get_ref(), &refs) {
                 Some(k) => format!("did you mean `{k}`?"),
-                None if known.is_empty() => format!("pyproject.toml has no {section}"),
-                None => format!("pyproject.toml defines: {}", known.join(", ")),
+                None if names.is_empty() => format!("{file} has no {section}"),
+                None => format!("{file} defines: {}", names.join(", ")),
             };
             diags.push(
                 Diagnostic::new(
                     &recipe.file,
                     format!(
-                        "unknown {kind} `{}`: not in pyproject.toml {section}",
+                        "unknown {kind} `{}`: not in {file} {section}",
                         item.get_ref()
                     ),
                 )
@@ -499,4 +917,105 @@ fn detect_pip(
         files: parsed,
         installable,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/testdata/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// The manager detection chooses for files named after `testdata` files.
+    fn chosen(recipe: &str, files: &[(&str, &str)]) -> Result<Manager, String> {
+        let recipe = crate::recipe::parse("pycache.toml", recipe, &Default::default()).unwrap();
+        let mut project = ProjectFiles::default();
+        for (name, from) in files {
+            project.insert(*name, testdata(from));
+        }
+        detect(&project, &recipe, None)
+            .map(|p| p.manager())
+            .map_err(|d| d.to_string())
+    }
+
+    const UV: (&str, &str) = ("uv.lock", "uv-minimal/uv.lock");
+    const UV_PYPROJECT: (&str, &str) = ("pyproject.toml", "uv-minimal/pyproject.toml");
+    const POETRY: (&str, &str) = ("poetry.lock", "poetry-app/poetry.lock");
+    const POETRY_PYPROJECT: (&str, &str) = ("pyproject.toml", "poetry-app/pyproject.toml");
+    const PYLOCK: (&str, &str) = ("pylock.toml", "pylock-app/pylock.toml");
+    const REQUIREMENTS: (&str, &str) = ("requirements.txt", "pip-hashes/requirements.txt");
+
+    #[test]
+    fn a_tool_s_own_lock_wins_over_its_exports() {
+        assert_eq!(chosen("", &[UV, UV_PYPROJECT, PYLOCK]), Ok(Manager::Uv));
+        assert_eq!(
+            chosen("", &[POETRY, POETRY_PYPROJECT, PYLOCK, REQUIREMENTS]),
+            Ok(Manager::Poetry)
+        );
+        assert_eq!(chosen("", &[PYLOCK, REQUIREMENTS]), Ok(Manager::Pylock));
+        assert_eq!(chosen("", &[REQUIREMENTS]), Ok(Manager::Pip));
+        let named = ("pylock.prod.toml", "pylock-app/pylock.toml");
+        assert_eq!(chosen("", &[named]), Ok(Manager::Pylock));
+    }
+
+    #[test]
+    fn the_recipe_overrides_what_the_files_say() {
+        let files = [UV, POETRY, POETRY_PYPROJECT, PYLOCK, REQUIREMENTS];
+        let err = chosen("", &files).unwrap_err();
+        assert!(
+            err.contains("several lock files: uv.lock (uv), poetry.lock (Poetry), pylock.toml"),
+            "{err}"
+        );
+        let poetry = chosen("[python]\nmanager = \"poetry\"\n", &files);
+        assert_eq!(poetry, Ok(Manager::Poetry));
+        assert_eq!(
+            chosen("[python]\nlock = \"pylock.toml\"\n", &files),
+            Ok(Manager::Pylock)
+        );
+        assert_eq!(
+            chosen("[python]\nrequirements = [\"requirements.txt\"]\n", &files),
+            Ok(Manager::Pip)
+        );
+        let missing = chosen("[python]\nlock = \"pylock.prod.toml\"\n", &files).unwrap_err();
+        assert!(missing.contains("is not in the build context"), "{missing}");
+    }
+
+    #[test]
+    fn a_poetry_project_without_its_lock_says_so() {
+        let err = chosen("", &[POETRY_PYPROJECT]).unwrap_err();
+        assert!(
+            err.contains("found pyproject.toml with [tool.poetry] but no poetry.lock")
+                && err.contains("run `poetry lock`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn poetry_1_projects_take_name_version_and_scripts_from_tool_poetry() {
+        let mut files = ProjectFiles::default();
+        files.insert(
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"Old_App\"\nversion = \"1.2.3\"\n\n[tool.poetry.dependencies]\npython = \"^3.10\"\n\n[tool.poetry.scripts]\nold = \"old_app:main\"\n\n[build-system]\nrequires = [\"poetry-core\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
+        );
+        files.insert(
+            "poetry.lock",
+            "[metadata]\nlock-version = \"2.0\"\ncontent-hash = \"x\"\n",
+        );
+        let recipe = crate::recipe::parse("pycache.toml", "", &Default::default()).unwrap();
+        let err = detect(&files, &recipe, None).unwrap_err().to_string();
+        assert!(err.contains("poetry.lock is out of date"), "{err}");
+        let table: toml::Table = toml::from_str(files.get("pyproject.toml").unwrap()).unwrap();
+        let hash = crate::lock::poetry::content_hash(&table, true);
+        files.insert(
+            "poetry.lock",
+            format!("[metadata]\nlock-version = \"2.0\"\ncontent-hash = \"{hash}\"\n"),
+        );
+        let project = detect(&files, &recipe, None).unwrap();
+        assert_eq!(project.name.as_deref(), Some("Old_App"));
+        assert_eq!(project.version.as_deref(), Some("1.2.3"));
+        assert_eq!(project.scripts, ["old"]);
+        // ^3.10 allows the newest line pycache knows.
+        assert_ne!(project.python, python::FALLBACK);
+    }
 }

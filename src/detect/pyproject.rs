@@ -1,5 +1,6 @@
 //! `pyproject.toml`: the parts that decide the image (PEP 621 `[project]`, PEP 735
-//! `[dependency-groups]`, `[tool.uv]` workspace and dev dependencies, `[build-system]`).
+//! `[dependency-groups]`, `[tool.uv]` workspace and dev dependencies, `[tool.poetry]`,
+//! `[build-system]`).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -35,6 +36,38 @@ pub struct ProjectTable {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ToolTable {
     pub uv: Option<UvTool>,
+    pub poetry: Option<PoetryTool>,
+}
+
+/// `[tool.poetry]`. Dependency specifications are kept as TOML values: Poetry allows a
+/// version string, a table or an array of tables, and only the lock reader looks into them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoetryTool {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// `package-mode = false`: the project is not a package, only its dependencies install.
+    pub package_mode: Option<bool>,
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, toml::Value>,
+    /// Poetry 1.0's dev dependencies: the `dev` group.
+    #[serde(default)]
+    pub dev_dependencies: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub group: BTreeMap<String, PoetryGroup>,
+    /// Extras by name, each listing optional dependencies of `dependencies` (Poetry 1.x).
+    #[serde(default)]
+    pub extras: BTreeMap<String, Vec<String>>,
+    /// Console scripts: `"module:function"`, or a table (`{ reference = "…", type = "file" }`).
+    #[serde(default)]
+    pub scripts: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PoetryGroup {
+    pub optional: Option<bool>,
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -89,6 +122,10 @@ impl PyProject {
                 .collect(),
             Some(_) => vec!["dev".to_owned()],
         }
+    }
+
+    pub fn poetry(&self) -> Option<&PoetryTool> {
+        self.tool.as_ref()?.poetry.as_ref()
     }
 
     pub fn workspace(&self) -> Option<&Workspace> {

@@ -4,13 +4,19 @@
 //! dependency layers and `explain` read only this model.
 //!
 //! - [`uv`]: `uv.lock`, walked from the project like `uv export` does;
+//! - [`poetry`]: `poetry.lock` (Poetry 1.x and 2.x), by its groups and markers or, in locks
+//!   before 2.1, walked from `pyproject.toml`'s dependencies like Poetry's installer does;
+//! - [`pylock`]: PEP 751 `pylock.toml`, each package by its marker;
 //! - [`requirements`]: fully pinned, hashed `requirements*.txt`.
 
 pub mod markers;
+pub mod poetry;
+pub mod pylock;
 pub mod requirements;
 pub mod uv;
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
+use std::ops::Range;
 
 pub use markers::Target;
 
@@ -88,11 +94,54 @@ pub struct LockedEnv {
     pub excluded: Vec<String>,
 }
 
+/// A lock file that is not valid TOML of its format, with the byte range of the problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+}
+
+impl From<toml::de::Error> for ParseError {
+    fn from(e: toml::de::Error) -> Self {
+        Self {
+            message: e.message().trim_end().to_owned(),
+            span: e.span(),
+        }
+    }
+}
+
+/// Something a lock asks to install that pycache cannot install as the lock says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The package, when it is about one.
+    pub package: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.package {
+            Some(p) => write!(f, "package `{p}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The file name at the end of a URL or path.
+pub fn file_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Whether a distribution file (by its URL or name) is a source distribution.
+pub fn is_sdist(url: &str) -> bool {
+    let name = file_name(url);
+    name.ends_with(".tar.gz") || name.ends_with(".zip") || name.ends_with(".tar.bz2")
+}
+
 /// Whether a wheel (by its URL or file name) can be installed on `target`'s platform: built
 /// for any platform, or for Linux on the target's machine. Python tags are not looked at.
 pub fn wheel_fits(url: &str, target: &Target) -> bool {
-    let file = url.rsplit('/').next().unwrap_or(url);
-    let Some(stem) = file.strip_suffix(".whl") else {
+    let Some(stem) = file_name(url).strip_suffix(".whl") else {
         return false;
     };
     // name-version(-build)?-python-abi-platform.whl; the platform tag may be compressed

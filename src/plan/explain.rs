@@ -15,6 +15,9 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(out, "platform: {}", plan.platform.id());
     let _ = writeln!(out, "base:     {}", plan.base_image);
     let _ = writeln!(out, "manager:  {:?}", plan.manager);
+    if let Some(lock) = &plan.env.lock {
+        let _ = writeln!(out, "lock:     {lock}");
+    }
     let _ = writeln!(out, "workdir:  {}", plan.workdir);
     let _ = writeln!(out, "user:     {user}");
     let mut n = 0;

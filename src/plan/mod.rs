@@ -19,6 +19,7 @@ mod apt;
 pub mod check;
 mod explain;
 pub mod layers;
+mod locked;
 mod pip;
 mod repro;
 mod runtime;
@@ -208,6 +209,9 @@ pub struct Environment {
     pub project: Option<Step>,
     /// Why the dependencies are not in layers of their own, when they are not.
     pub single_layer_reason: Option<String>,
+    /// The lock the dependencies were read from and how, when the manager does not say it
+    /// (poetry.lock and pylock.toml, installed with uv).
+    pub lock: Option<String>,
 }
 
 /// One layer of locked dependencies: its install step and what it installs.
@@ -414,11 +418,15 @@ pub fn plan(
         budget,
         target: crate::lock::Target::new(platform.clone(), facts.python.clone()),
     };
+    // Every lock is installed with uv, whichever reader read it.
+    let mut with_uv = |locked: locked::Locked| {
+        toolchain.push(uv::install_step(recipe, &suffix));
+        uv::environment(&locked, &ctx)
+    };
     let env = match &project.kind {
-        ProjectKind::Uv(uv) => {
-            toolchain.push(uv::install_step(recipe, &suffix));
-            uv::environment(uv, &sel, &ctx)
-        }
+        ProjectKind::Uv(uv) => with_uv(locked::uv(uv, &sel, &ctx)),
+        ProjectKind::Poetry(poetry) => with_uv(locked::poetry(poetry, &sel, &ctx)?),
+        ProjectKind::Pylock(pylock) => with_uv(locked::pylock(pylock, &sel, &ctx)?),
         ProjectKind::Pip(pip) => pip::environment(pip, &ctx),
     };
 

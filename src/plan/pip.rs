@@ -67,6 +67,7 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
         source: source::copy_step(ctx.recipe, ctx.workdir, &[]),
         project: project_step(pip, &env, ctx),
         single_layer_reason,
+        lock: None,
     }
 }
 

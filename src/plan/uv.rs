@@ -1,16 +1,16 @@
-//! uv projects: uv itself (pinned), the empty environment, one install per dependency layer of
-//! the locked packages (from the lock, pinned and hashed, `--no-deps`), and the project's own
-//! packages built from the source.
+//! Locked projects (uv.lock, poetry.lock, pylock.toml), all installed with uv: uv itself
+//! (pinned), the empty environment, one install per dependency layer of the locked packages
+//! (pinned and hashed, `--no-deps`), and the project's own packages built from the source.
+//! Only [`super::locked`] knows which lock it was.
 
 use std::collections::BTreeSet;
 
+use super::locked::Locked;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
-use super::select::Selection;
 use super::{
     Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
     StepId, UV_HOME, VENV, env_pairs, index_env, layers, shell, source,
 };
-use crate::detect::UvProject;
 use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
 
@@ -95,30 +95,12 @@ fn cache(suffix: &str) -> CacheMount {
     }
 }
 
-/// The lock's packages for the selection, on the target.
-fn locked_env(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> LockedEnv {
-    let pyproject = &uv.pyproject;
-    let mut groups: BTreeSet<String> = pyproject.default_groups().into_iter().collect();
-    if sel.no_dev {
-        groups.remove("dev");
-    }
-    groups.extend(sel.groups.iter().map(|g| g.get_ref().clone()));
-    let selection = lock::uv::Selection {
-        extras: sel.extras.iter().map(|e| e.get_ref().clone()).collect(),
-        all_extras: ctx.recipe.python.all_extras,
-        groups: groups.into_iter().collect(),
-        all_packages: uv.virtual_root,
-        root: pyproject.name().map(str::to_owned),
-    };
-    lock::uv::select(&uv.lock, &selection, &ctx.target)
-}
-
-/// The environment of a uv project: the empty venv, the dependency layers, the source, the
-/// local packages.
-pub(super) fn environment(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> Environment {
+/// The environment of a locked project: the empty venv, the dependency layers, the lock file,
+/// the source, the local packages.
+pub(super) fn environment(locked: &Locked, ctx: &EnvContext) -> Environment {
     let env = env(ctx.recipe);
-    let locked = locked_env(uv, sel, ctx);
-    let groups = layers::group(&locked, ctx.budget);
+    let lock_file = [locked.file.as_str()];
+    let groups = layers::group(&locked.env, ctx.budget);
     let dependencies: Vec<DependencyLayer> = groups
         .iter()
         .enumerate()
@@ -128,10 +110,11 @@ pub(super) fn environment(uv: &UvProject, sel: &Selection, ctx: &EnvContext) -> 
         skeleton: skeleton_step(&env, ctx),
         check: super::check::step(&dependencies, ctx.workdir),
         dependencies,
-        lock_files: source::lock_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
-        source: source::copy_step(ctx.recipe, ctx.workdir, &["uv.lock"]),
-        project: project_step(&locked, ctx, &env),
+        lock_files: source::lock_step(ctx.recipe, ctx.workdir, &lock_file),
+        source: source::copy_step(ctx.recipe, ctx.workdir, &lock_file),
+        project: project_step(&locked.env, ctx, &env),
         single_layer_reason: None,
+        lock: locked.description.clone(),
     }
 }
 

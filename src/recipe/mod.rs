@@ -61,11 +61,45 @@ pub enum Manager {
     Auto,
     Uv,
     Pip,
+    /// `poetry.lock`, installed with uv.
+    Poetry,
+    /// A PEP 751 `pylock.toml` (or `pylock.<name>.toml`), installed with uv.
+    Pylock,
+}
+
+impl Manager {
+    /// The manager a lock file belongs to, by its name: `uv.lock`, `poetry.lock`,
+    /// `pylock.toml`, `pylock.<name>.toml` (a name without dots, as PEP 751 has it).
+    pub fn of_lock_file(name: &str) -> Option<Manager> {
+        match name {
+            "uv.lock" => Some(Manager::Uv),
+            "poetry.lock" => Some(Manager::Poetry),
+            "pylock.toml" => Some(Manager::Pylock),
+            _ => name
+                .strip_prefix("pylock.")
+                .and_then(|n| n.strip_suffix(".toml"))
+                .filter(|n| !n.is_empty() && !n.contains(['.', '/']))
+                .map(|_| Manager::Pylock),
+        }
+    }
+
+    /// How the recipe spells it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Manager::Auto => "auto",
+            Manager::Uv => "uv",
+            Manager::Pip => "pip",
+            Manager::Poetry => "poetry",
+            Manager::Pylock => "pylock",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct PythonSection {
     pub manager: Sp<Manager>,
+    /// The lock file to install from, when the context has several.
+    pub lock: Option<Sp<String>>,
     pub uv: Option<Sp<String>>,
     pub uv_image: Option<Sp<String>>,
     pub requirements: Option<Sp<Vec<Sp<String>>>>,
@@ -98,6 +132,7 @@ impl Default for PythonSection {
     fn default() -> Self {
         Self {
             manager: Spanned::new(0..0, Manager::Auto),
+            lock: None,
             uv: None,
             uv_image: None,
             requirements: None,
@@ -226,10 +261,12 @@ pub fn parse(
                     "auto" => Manager::Auto,
                     "uv" => Manager::Uv,
                     "pip" => Manager::Pip,
+                    "poetry" => Manager::Poetry,
+                    "pylock" => Manager::Pylock,
                     other => {
                         let msg = format!("unknown package manager `{other}`");
                         r.error(m.span(), msg).help =
-                            Some("use \"auto\", \"uv\" or \"pip\"".into());
+                            Some("use \"auto\", \"uv\", \"poetry\", \"pylock\" or \"pip\"".into());
                         Manager::Auto
                     }
                 };
@@ -238,6 +275,7 @@ pub fn parse(
         };
         let python = PythonSection {
             manager,
+            lock: r.string(&mut sec, "lock"),
             uv: r.string(&mut sec, "uv"),
             uv_image: r.string(&mut sec, "uv-image"),
             requirements: r.strings(&mut sec, "requirements"),
@@ -477,17 +515,53 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
         )
         .help = Some("remove one of them".into());
     }
+    let locked = |m: Manager| match m {
+        Manager::Uv => Some(("uv", "uv.lock")),
+        Manager::Poetry => Some(("Poetry", "poetry.lock")),
+        Manager::Pylock => Some(("pylock", "pylock.toml")),
+        Manager::Auto | Manager::Pip => None,
+    };
     if let Some(reqs) = &py.requirements
-        && *py.manager.get_ref() == Manager::Uv
+        && let Some((who, file)) = locked(*py.manager.get_ref())
     {
         r.error(
             reqs.span(),
-            "`requirements` is for pip projects, but manager = \"uv\"",
+            format!(
+                "`requirements` is for pip projects, but manager = \"{}\"",
+                py.manager.get_ref().key()
+            ),
         )
-        .help = Some(
-            "uv projects install from uv.lock; remove `requirements` or use manager = \"pip\""
-                .into(),
-        );
+        .help = Some(format!(
+            "{who} projects install from {file}; remove `requirements` or use manager = \"pip\""
+        ));
+    }
+    if let Some(lock) = &py.lock {
+        match Manager::of_lock_file(lock.get_ref()) {
+            None => {
+                let msg = format!("`{}` is not a lock file pycache reads", lock.get_ref());
+                r.error(lock.span(), msg).help = Some(
+                    "name a lock at the root of the context: \"uv.lock\", \"poetry.lock\", \"pylock.toml\" or \"pylock.<name>.toml\"".into(),
+                );
+            }
+            Some(m) if ![Manager::Auto, m].contains(py.manager.get_ref()) => {
+                let msg = format!(
+                    "lock = \"{}\" is a {} lock, but manager = \"{}\"",
+                    lock.get_ref(),
+                    m.key(),
+                    py.manager.get_ref().key()
+                );
+                r.error(lock.span(), msg).help =
+                    Some("remove `manager`: the lock file says which it is".into());
+            }
+            Some(_) => {}
+        }
+        if let Some(reqs) = &py.requirements {
+            r.error(
+                reqs.span(),
+                "`requirements` and `lock` both say what to install",
+            )
+            .help = Some("keep one of them".into());
+        }
     }
     for pattern in recipe
         .source_files
