@@ -99,7 +99,7 @@ pub fn check_all(inputs: &Inputs) -> Result<CheckSummary, Diagnostics> {
     let mut all = Diagnostics::default();
     for target in &targets {
         if let Err(d) = plan::plan(&recipe, &project, target, &inputs.platform, &inputs.facts) {
-            all.0.extend(d.0);
+            all.extend(d);
         }
     }
     all.finish(CheckSummary {

@@ -484,10 +484,9 @@ fn detect_pip(
             .find(|f| f.requirements.iter().any(|x| std::ptr::eq(x, *r)))
             .expect("owner");
         let text = files.get(&file.path).unwrap_or("");
-        let offset: usize = text.lines().take(r.line - 1).map(|l| l.len() + 1).sum();
         diags.push(
             Diagnostic::new(&file.path, format!("`{}` has no --hash, but other requirements do", r.name))
-                .at(text, offset..offset + r.text.len().min(text.len().saturating_sub(offset)))
+                .at(text, r.span.clone())
                 .help("pip's hash-checking mode needs a hash for every requirement: regenerate with `pip-compile --generate-hashes` or `uv pip compile --generate-hashes`"),
         );
     }

@@ -91,7 +91,6 @@ impl FrontendError {
                 diagnostics,
                 sources,
             } => diagnostics
-                .0
                 .iter()
                 .find(|d| d.line_col().is_some())
                 .and_then(|d| {

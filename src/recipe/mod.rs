@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, LineIndex};
 use crate::image_ref::ImageRef;
 pub use reader::Sp;
 use reader::{Reader, Section};
@@ -166,9 +166,10 @@ pub fn parse(
     };
     let mut r = Reader {
         file,
-        source: text,
+        source: LineIndex::new(text),
         diags: Diagnostics::default(),
         args: BTreeMap::new(),
+        scratch: Diagnostic::new(file, ""),
     };
     let mut root = Section::new("", doc.get_ref());
 

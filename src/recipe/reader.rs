@@ -8,16 +8,19 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, LineIndex, did_you_mean};
 
 pub type Sp<T> = Spanned<T>;
 
 pub struct Reader<'a> {
     pub file: &'a str,
-    pub source: &'a str,
+    /// The recipe's text and where its lines start.
+    pub source: LineIndex<'a>,
     pub diags: Diagnostics,
     /// Build-arg values for `${NAME}` substitution; only declared args are here.
     pub args: BTreeMap<String, String>,
+    /// Where hints of problems that are only counted go.
+    pub scratch: Diagnostic,
 }
 
 /// One table of the recipe and the keys its section has asked for so far.
@@ -55,10 +58,17 @@ fn kind(v: &DeValue<'_>) -> &'static str {
 }
 
 impl<'a> Reader<'a> {
+    /// Reports a problem at `span`; the returned diagnostic takes a hint. Past
+    /// [`crate::diag::MAX_KEPT`] problems it is only counted, and the hint goes nowhere.
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        if self.diags.is_full() {
+            self.diags.count_omitted();
+            self.scratch = Diagnostic::new(self.file, "");
+            return &mut self.scratch;
+        }
         self.diags
-            .push(Diagnostic::new(self.file, message).at(self.source, span));
-        self.diags.0.last_mut().expect("just pushed")
+            .push(Diagnostic::new(self.file, message).at_index(&self.source, span));
+        self.diags.last_mut().expect("just pushed")
     }
 
     fn wrong_type(&mut self, sec: &Section, key: &str, v: &Spanned<DeValue>, want: &str) {
