@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
-use crate::detect::ProjectFiles;
+use crate::detect::{MAX_RECIPE_SIZE, ProjectFiles, Refusal, read_text};
 use crate::diag::Diagnostics;
 use crate::image::{BaseConfig, image_config};
 use crate::lower::LowerOptions;
@@ -125,19 +125,32 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
-fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
+fn load(args: &BuildArgs) -> Result<Loaded, Failure> {
     let recipe_path = args
         .file
         .clone()
         .unwrap_or_else(|| args.dir.join(DEFAULT_RECIPE));
-    let recipe_text = std::fs::read_to_string(&recipe_path).map_err(|e| {
-        usage_error(format!(
-            "cannot read recipe {}: {e}\n  = help: create one with a [python] section, or pass -f",
-            recipe_path.display()
-        ))
-    })?;
+    let recipe_name = display_name(&recipe_path);
+    let recipe_text = match read_text(&recipe_path, MAX_RECIPE_SIZE) {
+        Ok(text) => text,
+        Err(Refusal::Io(e)) => {
+            return Err(usage_error(format!(
+                "cannot read recipe {}: {e}\n  = help: create one with a [python] section, or pass -f",
+                recipe_path.display()
+            ))
+            .into());
+        }
+        Err(why) => return Err(Diagnostics::from(why.diagnostic(&recipe_name)).into()),
+    };
     let dockerignore_path = PathBuf::from(format!("{}.dockerignore", recipe_path.display()));
-    let recipe_dockerignore = std::fs::read_to_string(&dockerignore_path).ok();
+    let recipe_dockerignore = match read_text(&dockerignore_path, MAX_RECIPE_SIZE) {
+        Ok(text) => Some(text),
+        Err(Refusal::Io(_)) if !dockerignore_path.exists() => None,
+        Err(why) => {
+            let name = display_name(&dockerignore_path);
+            return Err(Diagnostics::from(why.diagnostic(&name)).into());
+        }
+    };
     let files = ProjectFiles::from_dir(&args.dir)
         .map_err(|e| usage_error(format!("cannot read project {}: {e}", args.dir.display())))?;
     let mut build_args = BTreeMap::new();
@@ -168,7 +181,7 @@ fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
     };
     Ok(Loaded {
         facts,
-        recipe_file: display_name(&recipe_path),
+        recipe_file: recipe_name,
         recipe_text,
         recipe_dockerignore,
         files,

@@ -65,8 +65,19 @@ impl Prepared {
 /// Recipe → project, with every problem of both reported.
 pub fn prepare(inputs: &Inputs) -> Result<Prepared, Diagnostics> {
     let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
-    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    let project = detect_readable(inputs, &recipe)?;
     Ok(Prepared { recipe, project })
+}
+
+/// Detection, unless a file it relies on could not be read: that is then the problem to
+/// report, not what detection would make of the project without it.
+fn detect_readable(
+    inputs: &Inputs,
+    recipe: &recipe::Recipe,
+) -> Result<detect::Project, Diagnostics> {
+    let refused: Diagnostics = inputs.files.refusals().into_iter().collect();
+    refused.finish(())?;
+    detect::detect(inputs.files, recipe, inputs.recipe_dockerignore)
 }
 
 /// Recipe → project → plan, with every problem of every stage that could run reported.
@@ -92,7 +103,7 @@ pub struct CheckSummary {
 /// once. `inputs.target` is ignored.
 pub fn check_all(inputs: &Inputs) -> Result<CheckSummary, Diagnostics> {
     let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
-    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    let project = detect_readable(inputs, &recipe)?;
     let targets: Vec<String> = std::iter::once(recipe::RUNTIME_TARGET.to_owned())
         .chain(recipe.targets.keys().cloned())
         .collect();

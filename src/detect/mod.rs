@@ -12,8 +12,8 @@ pub mod uvlock;
 use std::collections::BTreeSet;
 
 pub use files::{
-    DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS,
-    Walk,
+    DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, MAX_RECIPE_SIZE,
+    ProjectFiles, Refusal, SKIP_DIRS, Walk, read_text, utf8,
 };
 use pyproject::{ProjectTable, PyProject, normalize_name};
 use requirements::RequirementsFile;
