@@ -278,6 +278,11 @@ fn detect_uv(
             return None;
         }
     };
+    let problems = lock.validate("uv.lock", lock_text);
+    if !problems.is_empty() {
+        problems.into_iter().for_each(|d| diags.push(d));
+        return None;
+    }
 
     // Workspace members: directories matching `members` globs that hold a pyproject.toml.
     let mut manifest_files = vec!["pyproject.toml".to_owned(), "uv.lock".to_owned()];
@@ -302,8 +307,17 @@ fn detect_uv(
                 && !exclude.is_match(dir)
             {
                 manifest_files.push(path.clone());
-                if let Ok(member) = PyProject::parse(&files.files[path]) {
-                    members.push((path.clone(), member));
+                match PyProject::parse(&files.files[path]) {
+                    Ok(member) => members.push((path.clone(), member)),
+                    Err(e) => {
+                        let msg = format!("invalid workspace member {path}: {}", e.message());
+                        let d = Diagnostic::new(path, msg);
+                        let d = match e.span() {
+                            Some(span) => d.at(&files.files[path], span),
+                            None => d,
+                        };
+                        diags.push(d.help("fix the member's pyproject.toml, or leave it out with [tool.uv.workspace] exclude"));
+                    }
                 }
             }
         }

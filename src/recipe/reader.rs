@@ -131,6 +131,7 @@ impl<'a> Reader<'a> {
         match v.get_ref() {
             DeValue::String(s) => {
                 let s = self.substitute(s, v.span());
+                self.plain_text(key, &s, v.span());
                 Some(Spanned::new(v.span(), s))
             }
             _ => {
@@ -151,6 +152,7 @@ impl<'a> Reader<'a> {
         match v.get_ref() {
             DeValue::String(s) => {
                 let s = self.substitute(s, v.span());
+                self.plain_text(key, &s, v.span());
                 Some(Spanned::new(v.span(), (s, None)))
             }
             DeValue::Integer(i) => match i.as_str().parse::<u64>() {
@@ -189,6 +191,7 @@ impl<'a> Reader<'a> {
             match item.get_ref() {
                 DeValue::String(s) => {
                     let s = self.substitute(s, item.span());
+                    self.plain_text(key, &s, item.span());
                     out.push(Spanned::new(item.span(), s));
                 }
                 other => {
@@ -219,9 +222,11 @@ impl<'a> Reader<'a> {
             return out;
         };
         for (k, item) in t.iter() {
+            self.plain_text("a key", k.get_ref(), k.span());
             match item.get_ref() {
                 DeValue::String(s) => {
                     let s = self.substitute(s, item.span());
+                    self.plain_text(key, &s, item.span());
                     out.insert(k.get_ref().to_string(), Spanned::new(item.span(), s));
                 }
                 DeValue::Integer(i) => {
@@ -263,7 +268,11 @@ impl<'a> Reader<'a> {
         for item in items.iter() {
             let text = match item.get_ref() {
                 DeValue::Integer(i) => i.as_str().to_owned(),
-                DeValue::String(s) => self.substitute(s, item.span()),
+                DeValue::String(s) => {
+                    let s = self.substitute(s, item.span());
+                    self.plain_text(key, &s, item.span());
+                    s
+                }
                 other => {
                     let msg = format!("a port must be a number or a string, found {}", kind(other));
                     self.error(item.span(), msg);
@@ -282,6 +291,35 @@ impl<'a> Reader<'a> {
             out.push(Spanned::new(item.span(), format!("{port}/{proto}")));
         }
         out
+    }
+
+    /// Reports control characters in the value of `key`: NUL cuts a string short in the exec
+    /// and the image config, and the others are never meant. Commands, `env` and `labels` may
+    /// hold newlines and tabs; names and paths may not.
+    pub fn plain_text(&mut self, key: &str, value: &str, span: Range<usize>) {
+        let free_text = matches!(key, "env" | "labels" | "cmd" | "entrypoint");
+        let Some((at, c)) = value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| c.is_control() && !(free_text && matches!(c, '\n' | '\t')))
+        else {
+            return;
+        };
+        let what = if key == "a key" {
+            "a key".to_owned()
+        } else {
+            format!("`{key}`")
+        };
+        let msg = format!(
+            "{what} has a control character (U+{:04X}) at character {}",
+            u32::from(c),
+            at + 1
+        );
+        self.error(span, msg).help = Some(if free_text {
+            "remove it: only newlines and tabs may be in commands, env and labels".into()
+        } else {
+            "remove it: names and paths are plain text".into()
+        });
     }
 
     /// Replaces `${NAME}` with the build arg's value; unknown names are errors.
