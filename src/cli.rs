@@ -157,8 +157,16 @@ fn load(args: &BuildArgs) -> Result<Loaded, Failure> {
     for a in &args.build_args {
         let (k, v) = a
             .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
             .ok_or_else(|| usage_error(format!("--build-arg {a}: expected NAME=VALUE")))?;
         build_args.insert(k.to_owned(), v.to_owned());
+    }
+    if let Ok(recipe) = crate::recipe::parse(&recipe_name, &recipe_text, &build_args) {
+        for name in crate::recipe::unused_build_args(&recipe, &build_args) {
+            eprintln!(
+                "warning: --build-arg {name} is not declared in [args] of {recipe_name}: it is ignored"
+            );
+        }
     }
     let platform = match &args.platform {
         Some(p) => Platform::parse(p).map_err(|e| usage_error(format!("--platform: {e}")))?,

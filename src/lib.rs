@@ -4,6 +4,8 @@
 //! Data flows one way: recipe → plan → LLB → gateway. Everything but `gateway` is pure and
 //! synchronous; `gateway` is the only module doing I/O against the BuildKit daemon.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod detect;
 pub mod diag;

@@ -14,7 +14,7 @@ use tonic::codegen::{Body as HttpBody, Bytes, StdError};
 use super::bridge::LlbBridgeClient;
 use super::error::{FrontendError, SourceTexts};
 use super::options::FrontendOptions;
-use super::{log, pb, subrequests};
+use super::{guard, log, pb, subrequests};
 use crate::detect::{
     DETECTION_PATTERNS, DirEntry, EntryKind, MAX_FILE_SIZE, MAX_RECIPE_SIZE, ProjectFiles, Refusal,
     SKIP_DIRS, Walk, utf8,
@@ -112,11 +112,14 @@ pub async fn run<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     opts: &FrontendOptions,
 ) -> Result<(), tonic::Status> {
-    let outcome = answer(client, opts).await;
+    let outcome = guard::catch_panic(answer(client, opts))
+        .await
+        .unwrap_or_else(|panic| Err(FrontendError::Panic(panic)));
     send_return(client, outcome).await
 }
 
-async fn send_return<T: BridgeTransport>(
+/// Sends the one `Return` of a build: its result, or its error.
+pub async fn send_return<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     outcome: Result<pb::Result, FrontendError>,
 ) -> Result<(), tonic::Status> {
@@ -197,6 +200,48 @@ async fn warn_copy_join<T: BridgeTransport>(client: &mut LlbBridgeClient<T>, rec
         level: 1,
         short: format!("{}: {short}", recipe.name).into_bytes(),
         detail: vec![detail.as_bytes().to_vec()],
+        ..Default::default()
+    };
+    if let Err(e) = client.warn(request).await {
+        log(&format!("could not send the warning to BuildKit: {e}"));
+    }
+}
+
+/// Build args the recipe does not declare are ignored: said as a BuildKit warning, as the
+/// Dockerfile frontend says it of args no stage consumes.
+async fn warn_unused_args<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    file: &RecipeFile,
+    recipe: &crate::recipe::Recipe,
+    build_args: &BTreeMap<String, String>,
+) {
+    let unused = crate::recipe::unused_build_args(recipe, build_args);
+    if unused.is_empty() {
+        return;
+    }
+    let names: Vec<String> = unused
+        .iter()
+        .map(|n| {
+            if n.is_empty() {
+                "(an empty name)".to_owned()
+            } else {
+                crate::diag::escape_controls(n)
+            }
+        })
+        .collect();
+    let short = format!(
+        "{}: build args not declared in [args] are ignored: {}",
+        file.name,
+        names.join(", ")
+    );
+    log(&format!("warning: {short}"));
+    let request = pb::WarnRequest {
+        level: 1,
+        short: short.into_bytes(),
+        detail: vec![
+            b"Declare each build arg the recipe uses in [args] with its default, e.g. VERSION = \"1.0\", and use it as ${VERSION}."
+                .to_vec(),
+        ],
         ..Default::default()
     };
     if let Err(e) = client.warn(request).await {
@@ -586,6 +631,7 @@ async fn build<T: BridgeTransport>(
         facts: unknown.clone(),
     };
     let prepared = prepare(&inputs).map_err(|d| invalid(d, &recipe, &files))?;
+    warn_unused_args(client, &recipe, &prepared.recipe, &opts.build_args).await;
     let mut plans = Vec::new();
     for platform in opts.target_platforms() {
         let plan = prepared.plan(&opts.target, &platform, &unknown);

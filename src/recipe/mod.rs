@@ -150,6 +150,31 @@ pub fn syntax_directive(text: &str) -> Option<String> {
     None
 }
 
+/// Build args any build may be given without declaring them: BuildKit's own (`BUILDKIT_*`),
+/// `SOURCE_DATE_EPOCH`, and Docker's predefined proxy args.
+const IMPLICIT_ARGS: &[&str] = &[
+    "SOURCE_DATE_EPOCH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
+
+/// The given build args the recipe does not declare in `[args]` (nor takes implicitly), which
+/// are therefore ignored: worth a warning, as the Dockerfile frontend gives one.
+pub fn unused_build_args<'a>(recipe: &Recipe, given: &'a BTreeMap<String, String>) -> Vec<&'a str> {
+    given
+        .keys()
+        .map(String::as_str)
+        .filter(|name| {
+            !recipe.args.contains_key(*name)
+                && !name.starts_with("BUILDKIT_")
+                && !IMPLICIT_ARGS.contains(&name.to_ascii_uppercase().as_str())
+        })
+        .collect()
+}
+
 /// Parses and validates a recipe. `build_args` are `--build-arg` values; only args declared
 /// in `[args]` are substituted into `${NAME}` references.
 pub fn parse(
