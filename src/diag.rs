@@ -13,6 +13,8 @@ use std::ops::Range;
 pub const MAX_KEPT: usize = 100;
 /// Problems rendered in full; the rest are summed up in one line.
 pub const MAX_SHOWN: usize = 20;
+/// Characters of a message or hint shown: they quote values from the input, which can be long.
+const MAX_MESSAGE: usize = 300;
 /// Characters of the offending line shown before the caret, and in all.
 const EXCERPT_BEFORE: usize = 40;
 const EXCERPT_WIDTH: usize = 100;
@@ -181,12 +183,27 @@ impl Diagnostic {
 
     /// `file:line:col` (or just `file`), the form editors and CI logs link.
     pub fn location(&self) -> String {
-        let file = escape_controls(&self.file);
+        let file = shown(&self.file);
         match self.line_col() {
             Some((line, col)) => format!("{file}:{line}:{col}"),
             None => file,
         }
     }
+}
+
+/// `s` as shown in a message: control characters escaped, and past [`MAX_MESSAGE`] characters
+/// its middle cut out (a long value quoted in it), keeping how it starts and the reason it
+/// ends with.
+fn shown(s: &str) -> String {
+    let s = escape_controls(s);
+    let n = s.chars().count();
+    if n <= MAX_MESSAGE {
+        return s;
+    }
+    let keep = MAX_MESSAGE / 2;
+    let head: String = s.chars().take(keep).collect();
+    let tail: String = s.chars().skip(n - keep).collect();
+    format!("{head}…({} characters cut)…{tail}", n - 2 * keep)
 }
 
 /// `s` with control characters written as escapes: input text must not drive the terminal or
@@ -208,7 +225,7 @@ pub fn escape_controls(s: &str) -> String {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", escape_controls(&self.message))?;
+        writeln!(f, "error: {}", shown(&self.message))?;
         writeln!(f, "  --> {}", self.location())?;
         if let Some(e) = &self.excerpt {
             let gutter = e.line.to_string().len();
@@ -223,7 +240,7 @@ impl fmt::Display for Diagnostic {
             )?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {}", escape_controls(help))?;
+            writeln!(f, "  = help: {}", shown(help))?;
         }
         Ok(())
     }
@@ -312,11 +329,7 @@ impl Diagnostics {
             1 => String::new(),
             n => format!(" (and {} more)", n - 1),
         };
-        format!(
-            "{}: {}{more}",
-            first.location(),
-            escape_controls(&first.message)
-        )
+        format!("{}: {}{more}", first.location(), shown(&first.message))
     }
 }
 

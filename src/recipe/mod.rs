@@ -187,7 +187,10 @@ pub fn parse(
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let msg = format!("invalid TOML: {}", e.message().trim_end());
-            return Err(Diagnostic::new(file, msg).at(text, span).into());
+            return Err(Diagnostic::new(file, msg)
+                .at(text, span)
+                .help("fix the TOML at the caret: tables in [brackets], keys = values, strings in quotes")
+                .into());
         }
     };
     let mut r = Reader {
@@ -630,7 +633,8 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
     {
         if let Err(e) = globset::Glob::new(pattern.get_ref()) {
             let msg = format!("invalid glob `{}`: {}", pattern.get_ref(), e.kind());
-            r.error(pattern.span(), msg);
+            r.error(pattern.span(), msg).help =
+                Some("write a glob relative to the context, e.g. \"src/**\" or \"*.md\"".into());
         }
     }
     for (name, target) in &recipe.targets {
@@ -669,7 +673,8 @@ impl Reader<'_> {
                 }
                 _ => {
                     let msg = format!("build arg `{}` must have a string default", k.get_ref());
-                    self.error(v.span(), msg);
+                    self.error(v.span(), msg).help =
+                        Some(format!("write `{} = \"default\"`", k.get_ref()));
                 }
             }
         }

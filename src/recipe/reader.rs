@@ -77,7 +77,9 @@ impl<'a> Reader<'a> {
             sec.name,
             kind(v.get_ref())
         );
-        self.error(v.span(), msg);
+        self.error(v.span(), msg).help = Some(format!(
+            "write {want} here; docs/recipe.md describes each key"
+        ));
     }
 
     /// Reports every key of `sec` that no reader asked for, with the closest known key.
@@ -200,7 +202,8 @@ impl<'a> Reader<'a> {
                         sec.name,
                         kind(other)
                     );
-                    self.error(item.span(), msg);
+                    self.error(item.span(), msg).help =
+                        Some("write every item in quotes, e.g. [\"a\", \"b\"]".into());
                 }
             }
         }
@@ -248,7 +251,8 @@ impl<'a> Reader<'a> {
                         sec.name,
                         kind(other)
                     );
-                    self.error(item.span(), msg);
+                    self.error(item.span(), msg).help =
+                        Some(format!("write `{} = \"value\"`", k.get_ref()));
                 }
             }
         }
@@ -275,7 +279,8 @@ impl<'a> Reader<'a> {
                 }
                 other => {
                     let msg = format!("a port must be a number or a string, found {}", kind(other));
-                    self.error(item.span(), msg);
+                    self.error(item.span(), msg).help =
+                        Some("write a port like 8000 or \"53/udp\"".into());
                     continue;
                 }
             };

@@ -103,3 +103,88 @@ pub fn image_config_text(plan: &Plan) -> String {
     s.push('\n');
     s
 }
+
+/// The ops of a Definition, decoded.
+pub fn ops(def: &pycache::llb::pb::Definition) -> Vec<pycache::llb::pb::Op> {
+    use prost::Message;
+    def.def
+        .iter()
+        .map(|b| pycache::llb::pb::Op::decode(b.as_slice()).expect("ops decode"))
+        .collect()
+}
+
+/// The shell scripts (`sh -c SCRIPT`) of a Definition's exec ops.
+pub fn shell_scripts(def: &pycache::llb::pb::Definition) -> Vec<String> {
+    ops(def)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(pycache::llb::pb::op::Op::Exec(e)) => e.meta,
+            _ => None,
+        })
+        .filter_map(|meta| match meta.args.as_slice() {
+            [_, c, script, ..] if c == "-c" => Some(script.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `script` without its single-quoted words (`'…'`, where the shell expands nothing) and
+/// without quoted heredocs (`<<'END' … END`): what the shell would interpret.
+pub fn unquoted_shell(script: &str) -> String {
+    let mut out = String::new();
+    let mut lines = script.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        let Some(at) = line.find("<<'") else {
+            strip_single_quotes(line, &mut out);
+            continue;
+        };
+        strip_single_quotes(&line[..at], &mut out);
+        let delim = line[at + 3..].split('\'').next().unwrap_or("");
+        for body in lines.by_ref() {
+            if body.trim_end() == delim {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Appends what of `text` is outside single quotes to `out`.
+fn strip_single_quotes(text: &str, out: &mut String) {
+    let mut quoted = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => quoted = !quoted,
+            // Outside quotes a backslash makes the next character literal (`'\''`).
+            '\\' if !quoted => {
+                chars.next();
+            }
+            c if !quoted => out.push(c),
+            _ => {}
+        }
+    }
+}
+
+/// Whether `marker` reaches the shells of `def` harmlessly: inside single quotes, or in a
+/// word made only of characters no shell interprets (what `plan::shell::quote` leaves bare)
+/// that is not an option (or is one only up to an `=` before the marker).
+pub fn only_quoted(def: &pycache::llb::pb::Definition, marker: &str) -> Result<(), String> {
+    for script in shell_scripts(def) {
+        for word in unquoted_shell(&script).split_whitespace() {
+            let Some(at) = word.find(marker) else {
+                continue;
+            };
+            let plain = word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,%".contains(c));
+            let option = word.starts_with('-') && !word[..at].contains('=');
+            if !plain || option {
+                return Err(format!(
+                    "`{marker}` reaches the shell unquoted in `{word}`:\n{script}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
