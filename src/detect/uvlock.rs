@@ -214,6 +214,9 @@ impl UvLock {
     }
 }
 
+/// How deep the fast reader follows nested arrays and inline tables.
+const MAX_NESTING: usize = 16;
+
 /// The lock format version pycache reads.
 pub const LOCK_VERSION: u32 = 1;
 
@@ -506,11 +509,21 @@ impl<'a> Cursor<'a> {
 
     /// Any value this cursor reads, checked and skipped.
     fn skip_value(&mut self) -> Option<()> {
+        self.skip_nested(0)
+    }
+
+    /// [`Self::skip_value`] at `depth` arrays and tables down. uv nests three deep at most;
+    /// past [`MAX_NESTING`] the section goes to the TOML parser, whose own limit reports it,
+    /// rather than the recursion here overflowing the stack.
+    fn skip_nested(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_NESTING {
+            return None;
+        }
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'0'..=b'9' => self.integer().map(drop),
-            b'[' => self.array(Self::skip_value),
-            b'{' => self.table(|_, c| c.skip_value()),
+            b'[' => self.array(|c| c.skip_nested(depth + 1)),
+            b'{' => self.table(|_, c| c.skip_nested(depth + 1)),
             _ => None,
         }
     }
