@@ -102,7 +102,7 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
     let at = |rng: &mut Rng, len: usize| if len == 0 { 0 } else { rng.below(len + 1) };
     match rng.below(10) {
-        0 | 1 | 2 => {
+        0..=2 => {
             let i = at(rng, bytes.len());
             let token = rng.pick(TOKENS).as_bytes().to_vec();
             bytes.splice(i..i, token);

@@ -248,10 +248,8 @@ pub fn check_definition(def: &pycache::llb::pb::Definition) -> Result<(), String
                     }
                 }
             }
-            Some(Op::Merge(m)) => {
-                if m.inputs.iter().any(|x| !valid(x.input, 0) || x.input < 0) {
-                    return Err(format!("op {i}: a merge input out of range"));
-                }
+            Some(Op::Merge(m)) if m.inputs.iter().any(|x| !valid(x.input, 0) || x.input < 0) => {
+                return Err(format!("op {i}: a merge input out of range"));
             }
             Some(Op::Diff(d)) => {
                 let lower = d.lower.map_or(-1, |x| x.input);
