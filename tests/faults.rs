@@ -252,3 +252,42 @@ fn ten_concurrent_builds_of_different_projects_sharing_cache_mounts_all_succeed(
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
+fn hostile_inputs_fail_the_real_build_with_file_line_and_fix() {
+    let _lock = one_at_a_time();
+    let engine = containerd();
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/cases");
+    // A requirements file with CRLF endings and non-ASCII text (it panicked, and through the
+    // frontend showed only `exit code: 101`), and a user name read as an option.
+    for (case, base, location, fix) in [
+        (
+            "requirements-crlf-non-ascii",
+            None,
+            "requirements.txt:4",
+            "help: write a PEP 508",
+        ),
+        (
+            "user-option",
+            Some("uv-minimal"),
+            "pycache.toml:3",
+            "help: write a name like",
+        ),
+    ] {
+        let dir = std::env::temp_dir().join(format!("pycache-faults-{case}-{}", nonce()));
+        if let Some(base) = base {
+            copy_dir(&testdata(base), &dir);
+        }
+        copy_dir(&cases.join(case), &dir);
+        let b = build(&engine, &dir, "pycache-e2e/faults-hostile:latest", &[]);
+        assert!(!b.ok, "{case}: the build must fail");
+        let log = log_tail(&b);
+        assert!(
+            log.contains(location) && log.contains(fix),
+            "{case}: the error lacks {location} or the fix:\n{log}"
+        );
+        assert!(!log.contains("exit code: 101"), "{case}: a panic\n{log}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -963,6 +963,7 @@ async fn the_binary_exits_non_zero_when_the_daemon_hangs_up() {
     server.abort();
     assert!(!status.success(), "exit status {status}");
     assert!(took < Duration::from_secs(1), "took {took:?} to exit");
+    eprintln!("the frontend exited with {status} {took:?} after the daemon hung up");
 }
 
 /// A panic anywhere in a build is caught and returned as an error with its source location,

@@ -681,3 +681,46 @@ impl Reader<'_> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undeclared_build_args_are_reported_and_buildkits_own_are_not() {
+        let text = "[args]\nVERSION = \"1\"\n";
+        let given: BTreeMap<String, String> = [
+            "VERSION",
+            "TYPO",
+            "",
+            "BUILDKIT_SYNTAX",
+            "SOURCE_DATE_EPOCH",
+            "http_proxy",
+        ]
+        .iter()
+        .map(|k| ((*k).to_owned(), "x".to_owned()))
+        .collect();
+        let recipe = parse("pycache.toml", text, &given).unwrap();
+        assert_eq!(unused_build_args(&recipe, &given), ["", "TYPO"]);
+    }
+
+    #[test]
+    fn users_are_posix_names_root_or_numeric() {
+        for ok in ["app", "_svc", "a-b_1", "root", "0", "1000:1000"] {
+            assert_eq!(check_user(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_user("app:staff"), Err(UserProblem::NamedGroup));
+        for bad in ["-o", "--help", "..", "a/b", "App", "", "1000:x", &"a".repeat(33)] {
+            assert_eq!(check_user(bad), Err(UserProblem::NotAName), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(
+            redact_userinfo("https://bob:pw@h.example/simple?x=@").as_deref(),
+            Some("https://***@h.example/simple?x=@")
+        );
+        assert_eq!(redact_userinfo("https://h.example/a@b"), None);
+    }
+}
