@@ -24,6 +24,7 @@ if [ "$E2E" = 0 ] && [ "${CI:-}" = "true" ]; then die "--no-e2e is not allowed u
 T0=$(date +%s)
 log "cargo fmt --check"; cargo fmt --all -- --check
 log "cargo clippy"; cargo clippy --quiet --all-targets -- -D warnings
+log "cargo deny"; "$here/deny.sh"
 if [ "$E2E" = 1 ]; then
   # The engines first: if they cannot start, this fails here, loudly.
   "$here/setup.sh"

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
-use crate::detect::ProjectFiles;
+use crate::detect::{MAX_RECIPE_SIZE, ProjectFiles, Refusal, read_text};
 use crate::diag::Diagnostics;
 use crate::image::{BaseConfig, image_config};
 use crate::lower::LowerOptions;
@@ -125,27 +125,48 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
-fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
+fn load(args: &BuildArgs) -> Result<Loaded, Failure> {
     let recipe_path = args
         .file
         .clone()
         .unwrap_or_else(|| args.dir.join(DEFAULT_RECIPE));
-    let recipe_text = std::fs::read_to_string(&recipe_path).map_err(|e| {
-        usage_error(format!(
-            "cannot read recipe {}: {e}\n  = help: create one with a [python] section, or pass -f",
-            recipe_path.display()
-        ))
-    })?;
+    let recipe_name = display_name(&recipe_path);
+    let recipe_text = match read_text(&recipe_path, MAX_RECIPE_SIZE) {
+        Ok(text) => text,
+        Err(Refusal::Io(e)) => {
+            return Err(usage_error(format!(
+                "cannot read recipe {}: {e}\n  = help: create one with a [python] section, or pass -f",
+                recipe_path.display()
+            ))
+            .into());
+        }
+        Err(why) => return Err(Diagnostics::from(why.diagnostic(&recipe_name)).into()),
+    };
     let dockerignore_path = PathBuf::from(format!("{}.dockerignore", recipe_path.display()));
-    let recipe_dockerignore = std::fs::read_to_string(&dockerignore_path).ok();
+    let recipe_dockerignore = match read_text(&dockerignore_path, MAX_RECIPE_SIZE) {
+        Ok(text) => Some(text),
+        Err(Refusal::Io(_)) if !dockerignore_path.exists() => None,
+        Err(why) => {
+            let name = display_name(&dockerignore_path);
+            return Err(Diagnostics::from(why.diagnostic(&name)).into());
+        }
+    };
     let files = ProjectFiles::from_dir(&args.dir)
         .map_err(|e| usage_error(format!("cannot read project {}: {e}", args.dir.display())))?;
     let mut build_args = BTreeMap::new();
     for a in &args.build_args {
         let (k, v) = a
             .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
             .ok_or_else(|| usage_error(format!("--build-arg {a}: expected NAME=VALUE")))?;
         build_args.insert(k.to_owned(), v.to_owned());
+    }
+    if let Ok(recipe) = crate::recipe::parse(&recipe_name, &recipe_text, &build_args) {
+        for name in crate::recipe::unused_build_args(&recipe, &build_args) {
+            eprintln!(
+                "warning: --build-arg {name} is not declared in [args] of {recipe_name}: it is ignored"
+            );
+        }
     }
     let platform = match &args.platform {
         Some(p) => Platform::parse(p).map_err(|e| usage_error(format!("--platform: {e}")))?,
@@ -168,7 +189,7 @@ fn load(args: &BuildArgs) -> anyhow::Result<Loaded> {
     };
     Ok(Loaded {
         facts,
-        recipe_file: display_name(&recipe_path),
+        recipe_file: recipe_name,
         recipe_text,
         recipe_dockerignore,
         files,

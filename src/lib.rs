@@ -4,6 +4,8 @@
 //! Data flows one way: recipe → plan → LLB → gateway. Everything but `gateway` is pure and
 //! synchronous; `gateway` is the only module doing I/O against the BuildKit daemon.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod detect;
 pub mod diag;
@@ -58,15 +60,62 @@ impl Prepared {
         platform: &Platform,
         facts: &plan::Facts,
     ) -> Result<Plan, Diagnostics> {
-        plan::plan(&self.recipe, &self.project, target, platform, facts)
+        let plan = plan::plan(&self.recipe, &self.project, target, platform, facts)?;
+        check_exec_limits(&plan, &self.recipe.file)?;
+        Ok(plan)
     }
+}
+
+/// Linux's limit on one argument or environment string of an exec (`MAX_ARG_STRLEN`, 32
+/// pages): a step's whole script is one argument of `sh -c`.
+pub const MAX_ARG_BYTES: usize = 128 << 10;
+
+/// Every step's script and environment strings fit one exec argument: past the limit the
+/// build would fail inside BuildKit with a bare "argument list too long".
+fn check_exec_limits(plan: &Plan, recipe_file: &str) -> Result<(), Diagnostics> {
+    let mut problems = Diagnostics::default();
+    for step in plan.steps() {
+        let plan::Action::Run(run) = &step.action else {
+            continue;
+        };
+        let longest = std::iter::once(run.script.len())
+            .chain(run.env.iter().map(|(k, v)| k.len() + v.len() + 1))
+            .max()
+            .unwrap_or(0);
+        if longest >= MAX_ARG_BYTES {
+            problems.push(
+                diag::Diagnostic::new(
+                    recipe_file,
+                    format!(
+                        "step `{}` needs a command of {} KiB, over Linux's limit of {} KiB for one argument",
+                        step.title,
+                        longest >> 10,
+                        MAX_ARG_BYTES >> 10
+                    ),
+                )
+                .help("it installs too many local packages or indexes at once (thousands of workspace members or path dependencies): split the project, or install some of them as packages from an index"),
+            );
+        }
+    }
+    problems.finish(())
 }
 
 /// Recipe → project, with every problem of both reported.
 pub fn prepare(inputs: &Inputs) -> Result<Prepared, Diagnostics> {
     let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
-    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    let project = detect_readable(inputs, &recipe)?;
     Ok(Prepared { recipe, project })
+}
+
+/// Detection, unless a file it relies on could not be read: that is then the problem to
+/// report, not what detection would make of the project without it.
+fn detect_readable(
+    inputs: &Inputs,
+    recipe: &recipe::Recipe,
+) -> Result<detect::Project, Diagnostics> {
+    let refused: Diagnostics = inputs.files.refusals().into_iter().collect();
+    refused.finish(())?;
+    detect::detect(inputs.files, recipe, inputs.recipe_dockerignore)
 }
 
 /// Recipe → project → plan, with every problem of every stage that could run reported.
@@ -91,20 +140,19 @@ pub struct CheckSummary {
 /// Recipe, project and every target (the default and each `[targets.X]`), all problems at
 /// once. `inputs.target` is ignored.
 pub fn check_all(inputs: &Inputs) -> Result<CheckSummary, Diagnostics> {
-    let recipe = recipe::parse(inputs.recipe_file, inputs.recipe_text, inputs.build_args)?;
-    let project = detect::detect(inputs.files, &recipe, inputs.recipe_dockerignore)?;
+    let prepared = prepare(inputs)?;
     let targets: Vec<String> = std::iter::once(recipe::RUNTIME_TARGET.to_owned())
-        .chain(recipe.targets.keys().cloned())
+        .chain(prepared.recipe.targets.keys().cloned())
         .collect();
     let mut all = Diagnostics::default();
     for target in &targets {
-        if let Err(d) = plan::plan(&recipe, &project, target, &inputs.platform, &inputs.facts) {
-            all.0.extend(d.0);
+        if let Err(d) = prepared.plan(target, &inputs.platform, &inputs.facts) {
+            all.extend(d);
         }
     }
     all.finish(CheckSummary {
-        manager: project.manager(),
-        dependencies: project.dependency_count(),
+        manager: prepared.project.manager(),
+        dependencies: prepared.project.dependency_count(),
         targets,
     })
 }

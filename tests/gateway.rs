@@ -836,6 +836,181 @@ async fn the_binary_serves_one_build_over_stdio_and_exits() {
     assert_eq!(config["config"]["Labels"]["via"], "stdio");
 }
 
+/// Answers Ping; a Solve tells the test and then never answers, as a daemon that is going away.
+struct VanishingDaemon {
+    solving: tokio::sync::mpsc::Sender<()>,
+}
+
+#[tonic::async_trait]
+impl LlbBridge for VanishingDaemon {
+    async fn ping(
+        &self,
+        _: Request<pb::PingRequest>,
+    ) -> Result<Response<pb::PongResponse>, Status> {
+        Ok(Response::new(pb::PongResponse::default()))
+    }
+
+    async fn solve(
+        &self,
+        _: Request<pb::SolveRequest>,
+    ) -> Result<Response<pb::SolveResponse>, Status> {
+        let _ = self.solving.send(()).await;
+        std::future::pending().await
+    }
+}
+
+type ChildPipes = tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>;
+
+/// A child's stdio that the test can close while the server still holds it (tonic serves a
+/// connection on a task of its own, which aborting the server does not end).
+#[derive(Clone)]
+struct ClosableIo(Arc<Mutex<Option<ChildPipes>>>);
+
+impl ClosableIo {
+    /// Closes both pipes: the child reads EOF and its writes fail.
+    fn close(&self) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+impl tonic::transport::server::Connected for ClosableIo {
+    type ConnectInfo = ();
+    fn connect_info(&self) {}
+}
+
+impl tokio::io::AsyncRead for ClosableIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(io) => std::pin::Pin::new(io).poll_read(cx, buf),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for ClosableIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(io) => std::pin::Pin::new(io).poll_write(cx, data),
+            None => std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
+        }
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(io) => std::pin::Pin::new(io).poll_flush(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(io) => std::pin::Pin::new(io).poll_shutdown(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// The daemon closing the stdio connection mid-build (BuildKit cancelled, or died): the
+/// frontend notices at once and exits non-zero within a second, rather than hanging on.
+#[tokio::test]
+async fn the_binary_exits_non_zero_when_the_daemon_hangs_up() {
+    let (solving, mut solves) = tokio::sync::mpsc::channel(1);
+    let daemon = Arc::new(VanishingDaemon { solving });
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pycache"))
+        .arg("frontend")
+        .env_clear()
+        .envs(env(&[("filename", "pycache.toml")]))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pycache frontend");
+    let io = ClosableIo(Arc::new(Mutex::new(Some(tokio::io::join(
+        child.stdout.take().unwrap(),
+        child.stdin.take().unwrap(),
+    )))));
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(support::server(daemon))
+            .serve_with_incoming(tonic::codegen::tokio_stream::once(Ok::<_, std::io::Error>(
+                io.clone(),
+            ))),
+    );
+    tokio::time::timeout(Duration::from_secs(30), solves.recv())
+        .await
+        .expect("the frontend asks for a Solve")
+        .expect("a Solve");
+    io.close();
+    let hung_up = std::time::Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("the frontend exits once the daemon is gone")
+        .expect("wait");
+    let took = hung_up.elapsed();
+    server.abort();
+    assert!(!status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(1), "took {took:?} to exit");
+    eprintln!("the frontend exited with {status} {took:?} after the daemon hung up");
+}
+
+/// A panic anywhere in a build is caught and returned as an error with its source location,
+/// and the one Return still reaches the daemon.
+#[tokio::test]
+async fn a_panic_is_returned_as_an_error_with_its_location() {
+    pycache::gateway::guard::install_hook();
+    let daemon = Arc::new(uv_project(&testdata("pycache.toml")));
+    let (mut client, server) = serve_in_process(Arc::clone(&daemon)).await;
+    let caught = pycache::gateway::guard::catch_panic(async {
+        let files: Vec<&str> = Vec::new();
+        files[files.len()]
+    })
+    .await
+    .expect_err("it panics");
+    frontend::send_return(&mut client, Err(frontend_error_panic(caught)))
+        .await
+        .expect("Return is acknowledged");
+    server.abort();
+    let ret = the_return(&daemon);
+    let error = error_of(&ret);
+    assert_eq!(error.code, 13, "INTERNAL");
+    assert!(
+        error
+            .message
+            .starts_with("internal error: pycache panicked at tests/gateway.rs:"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("index out of bounds"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("this is a bug in pycache"),
+        "{}",
+        error.message
+    );
+}
+
+fn frontend_error_panic(
+    p: pycache::gateway::guard::Panic,
+) -> pycache::gateway::error::FrontendError {
+    pycache::gateway::error::FrontendError::Panic(p)
+}
+
 #[test]
 fn options_come_from_env_pairs_not_the_process_env() {
     let opts =

@@ -1,9 +1,13 @@
 //! The handful of project files detection reads, held in memory. The CLI fills it from disk and
 //! the frontend from the BuildKit `context` local, using the same patterns, so both see the same
-//! project.
+//! project. Every read is bounded and refuses what is not a regular file; a file detection
+//! relies on that cannot be read is an error naming it, never silently missing.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
+
+use crate::diag::Diagnostic;
 
 /// Patterns (relative to the context root) of every file detection may read. The frontend sends
 /// them as `local.includepattern`, so only these small files cross the session first.
@@ -34,18 +38,165 @@ pub const SKIP_DIRS: &[&str] = &[
 
 /// How deep the detection walk goes.
 pub const MAX_DEPTH: usize = 8;
-/// Files this big are not read for detection.
-pub const MAX_FILE_SIZE: u64 = 16 << 20;
+/// The largest project file read. Real locks are large: one of 50,000 packages with their
+/// wheels is 29 MB.
+pub const MAX_FILE_SIZE: u64 = 64 << 20;
+/// The largest recipe (or its `.dockerignore`) read.
+pub const MAX_RECIPE_SIZE: u64 = 1 << 20;
+
+/// Why a file was not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
+    NotUtf8 {
+        line: usize,
+        offset: usize,
+    },
+    Symlink,
+    /// A FIFO, device or socket: reading it could block forever or never end.
+    Special(&'static str),
+    /// The read itself failed.
+    Io(String),
+}
+
+impl Refusal {
+    /// `path` cannot be read, as a diagnostic with the fix.
+    pub fn diagnostic(&self, path: &str) -> Diagnostic {
+        let (message, help) = match self {
+            Refusal::TooLarge { size, limit } => (
+                format!(
+                    "{path} is {}, over pycache's limit of {} for one input file",
+                    mib(*size),
+                    mib(*limit)
+                ),
+                "remove the file from the build context if it is not the project's (a real 50,000-package uv.lock is 29 MB)".to_owned(),
+            ),
+            Refusal::NotUtf8 { line, offset } => (
+                format!("{path} is not UTF-8 text: line {line} has an invalid byte (offset {offset})"),
+                "save it as UTF-8, as uv, pip and TOML require".to_owned(),
+            ),
+            Refusal::Symlink => (
+                format!("{path} is a symbolic link; pycache reads only regular files of the build context"),
+                format!("replace the link with the file it points to (e.g. `cp --remove-destination \"$(readlink -f {path})\" {path}`)"),
+            ),
+            Refusal::Special(kind) => (
+                format!("{path} is {kind}, not a regular file; pycache never reads one"),
+                "replace it with a regular file".to_owned(),
+            ),
+            Refusal::Io(e) => (
+                format!("cannot read {path}: {e}"),
+                "check the file's permissions".to_owned(),
+            ),
+        };
+        Diagnostic::new(path, message).help(help)
+    }
+}
+
+/// `n` bytes in MiB, for messages.
+fn mib(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// What kind of special file `ty` is, or `None` for regular files, directories and links.
+fn special_kind(ty: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if ty.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if ty.is_char_device() {
+        Some("a character device")
+    } else if ty.is_block_device() {
+        Some("a block device")
+    } else if ty.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+/// `bytes` as text, or where they stop being UTF-8.
+pub fn utf8(bytes: Vec<u8>) -> Result<String, Refusal> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        Refusal::NotUtf8 { line, offset }
+    })
+}
+
+/// Reads a text file of at most `limit` bytes. Symbolic links are followed (the user named the
+/// file); special files are refused without blocking: the file is opened non-blocking and
+/// checked before any read, and the read stops past `limit` whatever the size said.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, Refusal> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| Refusal::Io(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| Refusal::Io(e.to_string()))?;
+    if let Some(kind) = special_kind(&meta.file_type()) {
+        return Err(Refusal::Special(kind));
+    }
+    if meta.is_dir() {
+        return Err(Refusal::Special("a directory"));
+    }
+    if meta.len() > limit {
+        return Err(Refusal::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Refusal::Io(e.to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(Refusal::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    utf8(bytes)
+}
 
 /// Text files of the project by `/`-separated path relative to the context root.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProjectFiles {
     pub files: BTreeMap<String, String>,
+    /// Files detection would have read but did not, and why.
+    pub refused: BTreeMap<String, Refusal>,
 }
 
 impl ProjectFiles {
     pub fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(String::as_str)
+    }
+
+    /// A problem for every file detection relies on that could not be read: without them it
+    /// would tell a wrong story ("found pyproject.toml but no uv.lock"). Other `*.txt` files of
+    /// the root are read only in case a requirements file includes them, and may be anything.
+    pub fn refusals(&self) -> Vec<Diagnostic> {
+        self.refused
+            .iter()
+            .filter(|(path, _)| Self::relied_on(path))
+            .map(|(path, why)| why.diagnostic(path))
+            .collect()
+    }
+
+    fn relied_on(path: &str) -> bool {
+        let root_other_txt =
+            !path.contains('/') && path.ends_with(".txt") && !path.starts_with("requirements");
+        Self::wanted(path) && !root_other_txt
     }
 
     pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) {
@@ -88,8 +239,10 @@ impl ProjectFiles {
                     EntryKind::Dir
                 } else if ty.is_file() {
                     EntryKind::File
+                } else if ty.is_symlink() {
+                    EntryKind::Symlink
                 } else {
-                    EntryKind::Other
+                    EntryKind::Special(special_kind(&ty).unwrap_or("not a regular file"))
                 };
                 entries.push(DirEntry {
                     name: entry.file_name().to_string_lossy().into_owned(),
@@ -102,11 +255,15 @@ impl ProjectFiles {
                 });
             }
             for path in walk.visit(&rel, entries) {
-                if let Ok(text) = std::fs::read_to_string(dir.join(&path)) {
-                    out.insert(path, text);
+                match read_text(&dir.join(&path), MAX_FILE_SIZE) {
+                    Ok(text) => out.insert(path, text),
+                    Err(why) => {
+                        out.refused.insert(path, why);
+                    }
                 }
             }
         }
+        out.refused.append(&mut walk.refused);
         Ok(out)
     }
 }
@@ -116,8 +273,11 @@ impl ProjectFiles {
 pub enum EntryKind {
     Dir,
     File,
-    /// Symlinks, devices, pipes, sockets: never read.
-    Other,
+    /// Never read: the same file must be seen by the CLI and the frontend, and a link may
+    /// point anywhere.
+    Symlink,
+    /// A device, pipe or socket (what kind, for messages): never read.
+    Special(&'static str),
 }
 
 #[derive(Clone, Debug)]
@@ -135,12 +295,15 @@ pub struct DirEntry {
 pub struct Walk {
     /// Directories still to list, with their depth below the root.
     pending: Vec<(String, usize)>,
+    /// Wanted files not to be read, and why.
+    pub refused: BTreeMap<String, Refusal>,
 }
 
 impl Default for Walk {
     fn default() -> Self {
         Self {
             pending: vec![(String::new(), 0)],
+            refused: BTreeMap::new(),
         }
     }
 }
@@ -152,7 +315,8 @@ impl Walk {
     }
 
     /// Takes the listing of `dir` (the value [`Self::next_dir`] gave); returns the paths of the
-    /// files in it to read, and queues its subdirectories.
+    /// files in it to read, queues its subdirectories, and records the wanted files it will not
+    /// read in [`Self::refused`].
     pub fn visit(&mut self, dir: &str, entries: Vec<DirEntry>) -> Vec<String> {
         let depth = match self.pending.iter().position(|(d, _)| d == dir) {
             Some(i) => self.pending.remove(i).1,
@@ -171,10 +335,21 @@ impl Walk {
                         self.pending.push((rel, depth + 1));
                     }
                 }
-                EntryKind::File if ProjectFiles::wanted(&rel) && entry.size < MAX_FILE_SIZE => {
-                    files.push(rel)
+                _ if !ProjectFiles::wanted(&rel) => {}
+                EntryKind::File if entry.size <= MAX_FILE_SIZE => files.push(rel),
+                EntryKind::File => {
+                    let why = Refusal::TooLarge {
+                        size: entry.size,
+                        limit: MAX_FILE_SIZE,
+                    };
+                    self.refused.insert(rel, why);
                 }
-                EntryKind::File | EntryKind::Other => {}
+                EntryKind::Symlink => {
+                    self.refused.insert(rel, Refusal::Symlink);
+                }
+                EntryKind::Special(kind) => {
+                    self.refused.insert(rel, Refusal::Special(kind));
+                }
             }
         }
         files.sort();
@@ -268,10 +443,20 @@ mod tests {
             vec![
                 file("uv.lock", 10),
                 file("main.py", 10),
-                file("requirements.txt", MAX_FILE_SIZE),
+                file("requirements.txt", MAX_FILE_SIZE + 1),
                 DirEntry {
                     name: "pyproject.toml".into(),
-                    kind: EntryKind::Other,
+                    kind: EntryKind::Special("a named pipe (FIFO)"),
+                    size: 1,
+                },
+                DirEntry {
+                    name: ".python-version".into(),
+                    kind: EntryKind::Symlink,
+                    size: 1,
+                },
+                DirEntry {
+                    name: "notes.md".into(),
+                    kind: EntryKind::Symlink,
                     size: 1,
                 },
                 dir(".git"),
@@ -279,6 +464,11 @@ mod tests {
             ],
         );
         assert_eq!(read, ["uv.lock"]);
+        let refused: Vec<&str> = walk.refused.keys().map(String::as_str).collect();
+        assert_eq!(
+            refused,
+            [".python-version", "pyproject.toml", "requirements.txt"]
+        );
         assert_eq!(walk.next_dir().as_deref(), Some("pkg"));
         let mut depth = 0;
         let mut current = "pkg".to_owned();

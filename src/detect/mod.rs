@@ -19,8 +19,8 @@ pub mod uvlock;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use files::{
-    DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, ProjectFiles, SKIP_DIRS,
-    Walk,
+    DETECTION_PATTERNS, DirEntry, EntryKind, MAX_DEPTH, MAX_FILE_SIZE, MAX_RECIPE_SIZE,
+    ProjectFiles, Refusal, SKIP_DIRS, Walk, read_text, utf8,
 };
 use pyproject::{ProjectTable, PyProject, normalize_name};
 use requirements::RequirementsFile;
@@ -679,6 +679,11 @@ fn detect_uv(
             return None;
         }
     };
+    let problems = lock.validate("uv.lock", lock_text);
+    if !problems.is_empty() {
+        problems.into_iter().for_each(|d| diags.push(d));
+        return None;
+    }
 
     // Workspace members: directories matching `members` globs that hold a pyproject.toml.
     let mut manifest_files = vec!["pyproject.toml".to_owned(), "uv.lock".to_owned()];
@@ -703,8 +708,17 @@ fn detect_uv(
                 && !exclude.is_match(dir)
             {
                 manifest_files.push(path.clone());
-                if let Ok(member) = PyProject::parse(&files.files[path]) {
-                    members.push((path.clone(), member));
+                match PyProject::parse(&files.files[path]) {
+                    Ok(member) => members.push((path.clone(), member)),
+                    Err(e) => {
+                        let msg = format!("invalid workspace member {path}: {}", e.message());
+                        let d = Diagnostic::new(path, msg);
+                        let d = match e.span() {
+                            Some(span) => d.at(&files.files[path], span),
+                            None => d,
+                        };
+                        diags.push(d.help("fix the member's pyproject.toml, or leave it out with [tool.uv.workspace] exclude"));
+                    }
                 }
             }
         }
@@ -902,10 +916,9 @@ fn detect_pip(
             .find(|f| f.requirements.iter().any(|x| std::ptr::eq(x, *r)))
             .expect("owner");
         let text = files.get(&file.path).unwrap_or("");
-        let offset: usize = text.lines().take(r.line - 1).map(|l| l.len() + 1).sum();
         diags.push(
             Diagnostic::new(&file.path, format!("`{}` has no --hash, but other requirements do", r.name))
-                .at(text, offset..offset + r.text.len().min(text.len().saturating_sub(offset)))
+                .at(text, r.span.clone())
                 .help("pip's hash-checking mode needs a hash for every requirement: regenerate with `pip-compile --generate-hashes` or `uv pip compile --generate-hashes`"),
         );
     }

@@ -19,6 +19,9 @@ pub struct RequirementsFile {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Requirement {
     pub line: usize,
+    /// Byte range of the requirement's logical line in the file (continuations included,
+    /// line endings not).
+    pub span: std::ops::Range<usize>,
     pub text: String,
     pub name: String,
     pub pinned: bool,
@@ -27,14 +30,27 @@ pub struct Requirement {
     pub local: bool,
 }
 
-/// Joins `\` continuations and strips comments, keeping each logical line's first line number.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+/// One logical line: its first line's number, its byte range in the file, and its text with
+/// continuations joined and the comment stripped.
+struct LogicalLine {
+    line: usize,
+    span: std::ops::Range<usize>,
+    text: String,
+}
+
+/// Joins `\` continuations and strips comments. Offsets come from the bytes themselves, so
+/// `\r\n` line endings and non-ASCII text keep every span on the right characters.
+fn logical_lines(text: &str) -> Vec<LogicalLine> {
     let mut out = Vec::new();
     let mut current = String::new();
-    let mut start = 0;
-    for (i, raw) in text.lines().enumerate() {
+    let mut start = (0, 0);
+    let mut offset = 0;
+    for (i, physical) in text.split_inclusive('\n').enumerate() {
+        let at = offset;
+        offset += physical.len();
+        let raw = physical.trim_end_matches(['\n', '\r']);
         if current.is_empty() {
-            start = i + 1;
+            start = (i + 1, at);
         }
         let line = match raw.find(" #").or_else(|| raw.starts_with('#').then_some(0)) {
             Some(pos) => &raw[..pos],
@@ -46,14 +62,22 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
             continue;
         }
         current.push_str(line);
-        let joined = current.trim().to_owned();
+        let joined = current.trim();
         if !joined.is_empty() {
-            out.push((start, joined));
+            out.push(LogicalLine {
+                line: start.0,
+                span: start.1..at + raw.len(),
+                text: joined.to_owned(),
+            });
         }
         current.clear();
     }
     if !current.trim().is_empty() {
-        out.push((start, current.trim().to_owned()));
+        out.push(LogicalLine {
+            line: start.0,
+            span: start.1..text.len(),
+            text: current.trim().to_owned(),
+        });
     }
     out
 }
@@ -82,7 +106,12 @@ pub fn parse(path: &str, text: &str) -> Result<RequirementsFile, Diagnostic> {
         path: path.to_owned(),
         ..Default::default()
     };
-    for (line, content) in logical_lines(text) {
+    for LogicalLine {
+        line,
+        span,
+        text: content,
+    } in logical_lines(text)
+    {
         let mut words = content.split_whitespace().peekable();
         let first = *words.peek().expect("non-empty line");
         let include = ["-r", "--requirement", "-c", "--constraint"]
@@ -113,6 +142,7 @@ pub fn parse(path: &str, text: &str) -> Result<RequirementsFile, Diagnostic> {
         }
         let mut req = Requirement {
             line,
+            span: span.clone(),
             text: content.clone(),
             local,
             ..Default::default()
@@ -129,13 +159,9 @@ pub fn parse(path: &str, text: &str) -> Result<RequirementsFile, Diagnostic> {
         req.name = super::pyproject::requirement_name(spec);
         req.pinned = spec.contains("==") || spec.contains(" @ ") || content.contains(" @ ");
         if req.name.is_empty() && !local {
-            let offset: usize = text.lines().take(line - 1).map(|l| l.len() + 1).sum();
             return Err(
                 Diagnostic::new(path, format!("cannot read requirement `{content}`"))
-                    .at(
-                        text,
-                        offset..offset + text.lines().nth(line - 1).unwrap_or("").len(),
-                    )
+                    .at(text, span)
                     .help("write a PEP 508 requirement such as `requests==2.32.3`"),
             );
         }
@@ -171,6 +197,20 @@ mod tests {
         assert_eq!(
             f.includes,
             vec!["requirements.txt", "requirements/constraints.txt"]
+        );
+    }
+
+    #[test]
+    fn crlf_and_non_ascii_locations_come_from_the_bytes() {
+        let text = "# é – ü\r\nrequests==2.32.3 \\\r\n  --hash=sha256:aa\r\n€€€ bad\r\n";
+        let d = parse("requirements.txt", text).unwrap_err();
+        assert_eq!(d.line_col(), Some((4, 1)));
+        assert!(d.to_string().contains("4 | €€€ bad\n"), "{d}");
+        let ok = parse("requirements.txt", &text.replace("€€€ bad", "flask==3")).unwrap();
+        let r = &ok.requirements[0];
+        assert_eq!(
+            &text[r.span.clone()],
+            "requests==2.32.3 \\\r\n  --hash=sha256:aa"
         );
     }
 }

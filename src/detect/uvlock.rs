@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::str::FromStr;
 
 use serde::Deserialize;
 
 use super::pyproject::normalize_name;
+use crate::diag::Diagnostic;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -212,6 +214,128 @@ impl UvLock {
     }
 }
 
+/// How deep the fast reader follows nested arrays and inline tables.
+const MAX_NESTING: usize = 16;
+
+/// The lock format version pycache reads.
+pub const LOCK_VERSION: u32 = 1;
+
+impl UvLock {
+    /// What a parsed lock must also be before pycache builds from it: its version known, every
+    /// package name a PEP 508 name and every version a PEP 440 version (they reach commands and
+    /// requirements files), sources without spaces or control characters, no package twice.
+    pub fn validate(&self, file: &str, text: &str) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let header = &text[..section_start(text, 0)];
+        let version_line = key_line(header, 0, "version");
+        match self.version {
+            Some(LOCK_VERSION) => {}
+            other => {
+                let what = other.map_or("has no `version`".to_owned(), |v| {
+                    format!("has version {v}, which pycache does not read")
+                });
+                let mut d = Diagnostic::new(
+                    file,
+                    format!("{file} {what} (it reads version {LOCK_VERSION})"),
+                )
+                .help(
+                    "regenerate it with `uv lock` using a uv release that writes version 1 locks",
+                );
+                if let Some(span) = version_line {
+                    d = d.at(text, span);
+                }
+                out.push(d);
+            }
+        }
+        let mut starts = Vec::new();
+        let mut pos = section_start(text, 0);
+        while pos < text.len() {
+            starts.push(pos);
+            pos = section_start(text, pos + 1);
+        }
+        let section = |i: usize| -> Option<(usize, &str)> {
+            let start = *starts.get(i)?;
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            Some((start, &text[start..end]))
+        };
+        let at = |d: Diagnostic, i: usize, key: &str| match section(i)
+            .and_then(|(start, body)| key_line(body, start, key))
+        {
+            Some(span) => d.at(text, span),
+            None => d,
+        };
+        let mut seen = BTreeMap::new();
+        for (i, p) in self.packages.iter().enumerate() {
+            if pep508_rs::PackageName::from_str(&p.name).is_err() {
+                let d = Diagnostic::new(file, format!("`{}` is not a valid package name", p.name))
+                    .help("package names are letters, digits, `-`, `_` and `.` (PEP 508); regenerate the lock with `uv lock`");
+                out.push(at(d, i, "name"));
+                continue;
+            }
+            if let Some(v) = &p.version
+                && pep440_rs::Version::from_str(v).is_err()
+            {
+                let d = Diagnostic::new(
+                    file,
+                    format!("`{v}` is not a valid version of package `{}`", p.name),
+                )
+                .help(
+                    "versions follow PEP 440, e.g. \"2.32.3\"; regenerate the lock with `uv lock`",
+                );
+                out.push(at(d, i, "version"));
+                continue;
+            }
+            let local = matches!(p.source_kind(), SourceKind::Local(_));
+            let bad_source = p.source.values().filter_map(toml::Value::as_str).find(|v| {
+                v.chars()
+                    .any(|c| c.is_control() || (!local && c.is_whitespace()))
+            });
+            if let Some(v) = bad_source {
+                let d = Diagnostic::new(
+                    file,
+                    format!(
+                        "the source of package `{}` has spaces or control characters: `{v}`",
+                        p.name
+                    ),
+                )
+                .help("regenerate the lock with `uv lock`");
+                out.push(at(d, i, "source"));
+                continue;
+            }
+            let key = (p.name.clone(), p.version.clone(), format!("{:?}", p.source));
+            if seen.insert(key, i).is_some() {
+                let d = Diagnostic::new(
+                    file,
+                    format!(
+                        "package `{} {}` is in {file} twice",
+                        p.name,
+                        p.version.as_deref().unwrap_or("")
+                    ),
+                )
+                .help("a lock lists each package once: regenerate it with `uv lock`");
+                out.push(at(d, i, "name"));
+            }
+        }
+        out
+    }
+}
+
+/// The span of the first line of `body` (which starts at `offset` in the file) that sets `key`.
+fn key_line(body: &str, offset: usize, key: &str) -> Option<Range<usize>> {
+    let mut pos = 0;
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            let text = line.trim_end_matches(['\n', '\r']);
+            return Some(offset + pos..offset + pos + text.len());
+        }
+        pos += line.len();
+    }
+    None
+}
+
 /// Where the first `[[package]]` line at or after `from` begins, or the end.
 fn section_start(text: &str, from: usize) -> usize {
     let mut pos = text[..from].rfind('\n').map_or(0, |i| i + 1);
@@ -385,11 +509,21 @@ impl<'a> Cursor<'a> {
 
     /// Any value this cursor reads, checked and skipped.
     fn skip_value(&mut self) -> Option<()> {
+        self.skip_nested(0)
+    }
+
+    /// [`Self::skip_value`] at `depth` arrays and tables down. uv nests three deep at most;
+    /// past [`MAX_NESTING`] the section goes to the TOML parser, whose own limit reports it,
+    /// rather than the recursion here overflowing the stack.
+    fn skip_nested(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_NESTING {
+            return None;
+        }
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'0'..=b'9' => self.integer().map(drop),
-            b'[' => self.array(Self::skip_value),
-            b'{' => self.table(|_, c| c.skip_value()),
+            b'[' => self.array(|c| c.skip_nested(depth + 1)),
+            b'{' => self.table(|_, c| c.skip_nested(depth + 1)),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 pub const CODE_UNKNOWN: i32 = 2;
 pub const CODE_INVALID_ARGUMENT: i32 = 3;
 pub const CODE_UNIMPLEMENTED: i32 = 12;
+pub const CODE_INTERNAL: i32 = 13;
 
 /// The text of every input file a diagnostic may point into, by the name diagnostics use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,6 +51,9 @@ pub enum FrontendError {
     UnsupportedSubrequest(String),
     #[error("{0}")]
     Other(String),
+    /// A bug: pycache panicked. Returned like any error, with where it happened.
+    #[error("internal error: pycache {0}")]
+    Panic(super::guard::Panic),
 }
 
 impl FrontendError {
@@ -70,6 +74,10 @@ impl FrontendError {
                 "{self}\n  = help: pass the recipe with -f (its directory is the `dockerfile` \
                  local), or create {file}"
             ),
+            FrontendError::Panic(_) => format!(
+                "{self}\n  = help: this is a bug in pycache, not in the recipe: please report it with \
+                 the recipe and the project's pyproject.toml and lock"
+            ),
             other => other.to_string(),
         }
     }
@@ -81,6 +89,7 @@ impl FrontendError {
             | FrontendError::RecipeUnreadable { .. } => CODE_INVALID_ARGUMENT,
             FrontendError::UnsupportedSubrequest(_) => CODE_UNIMPLEMENTED,
             FrontendError::Daemon { .. } | FrontendError::Other(_) => CODE_UNKNOWN,
+            FrontendError::Panic(_) => CODE_INTERNAL,
         }
     }
 
@@ -91,7 +100,6 @@ impl FrontendError {
                 diagnostics,
                 sources,
             } => diagnostics
-                .0
                 .iter()
                 .find(|d| d.line_col().is_some())
                 .and_then(|d| {

@@ -14,9 +14,12 @@ use tonic::codegen::{Body as HttpBody, Bytes, StdError};
 use super::bridge::LlbBridgeClient;
 use super::error::{FrontendError, SourceTexts};
 use super::options::FrontendOptions;
-use super::{log, pb, subrequests};
-use crate::detect::{DETECTION_PATTERNS, DirEntry, EntryKind, ProjectFiles, SKIP_DIRS, Walk};
-use crate::diag::{Diagnostic, Diagnostics};
+use super::{guard, log, pb, subrequests};
+use crate::detect::{
+    DETECTION_PATTERNS, DirEntry, EntryKind, MAX_FILE_SIZE, MAX_RECIPE_SIZE, ProjectFiles, Refusal,
+    SKIP_DIRS, Walk, utf8,
+};
+use crate::diag::Diagnostics;
 use crate::image::{BaseConfig, image_config};
 use crate::image_ref::ImageRef;
 use crate::llb::{self, source};
@@ -33,20 +36,38 @@ pub const CONTEXT_LOCAL: &str = "context";
 /// The `filename` buildx sends when there is no `-f`.
 const BUILDX_DEFAULT_FILENAME: &str = "Dockerfile";
 
-/// The largest file read from a session; detection reads smaller ones only.
-const MAX_FILE_SIZE: i64 = crate::detect::MAX_FILE_SIZE as i64;
 /// `ReadFile` in ranges: a reply must fit the 16 MiB message cap with room to spare.
-const READ_CHUNK: i64 = 4 << 20;
+const READ_CHUNK: u64 = 4 << 20;
 
 /// Go `os.FileMode` bits, as `Stat.mode` carries them.
 const GO_MODE_DIR: u32 = 1 << 31;
-const GO_MODE_TYPE: u32 = GO_MODE_DIR
-    | (1 << 27) // symlink
-    | (1 << 26) // device
-    | (1 << 25) // named pipe
-    | (1 << 24) // socket
-    | (1 << 21) // char device
-    | (1 << 19); // irregular
+const GO_MODE_SYMLINK: u32 = 1 << 27;
+const GO_MODE_DEVICE: u32 = 1 << 26;
+const GO_MODE_NAMED_PIPE: u32 = 1 << 25;
+const GO_MODE_SOCKET: u32 = 1 << 24;
+const GO_MODE_CHAR_DEVICE: u32 = 1 << 21;
+const GO_MODE_IRREGULAR: u32 = 1 << 19;
+
+/// What a `Stat` from `ReadDir` is.
+fn entry_kind(mode: u32) -> EntryKind {
+    if mode & GO_MODE_DIR != 0 {
+        EntryKind::Dir
+    } else if mode & GO_MODE_SYMLINK != 0 {
+        EntryKind::Symlink
+    } else if mode & GO_MODE_NAMED_PIPE != 0 {
+        EntryKind::Special("a named pipe (FIFO)")
+    } else if mode & GO_MODE_CHAR_DEVICE != 0 {
+        EntryKind::Special("a character device")
+    } else if mode & GO_MODE_DEVICE != 0 {
+        EntryKind::Special("a block device")
+    } else if mode & GO_MODE_SOCKET != 0 {
+        EntryKind::Special("a socket")
+    } else if mode & GO_MODE_IRREGULAR != 0 {
+        EntryKind::Special("not a regular file")
+    } else {
+        EntryKind::File
+    }
+}
 
 /// What the frontend needs of a transport: what [`LlbBridgeClient`]'s methods need.
 pub trait BridgeTransport:
@@ -91,11 +112,14 @@ pub async fn run<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     opts: &FrontendOptions,
 ) -> Result<(), tonic::Status> {
-    let outcome = answer(client, opts).await;
+    let outcome = guard::catch_panic(answer(client, opts))
+        .await
+        .unwrap_or_else(|panic| Err(FrontendError::Panic(panic)));
     send_return(client, outcome).await
 }
 
-async fn send_return<T: BridgeTransport>(
+/// Sends the one `Return` of a build: its result, or its error.
+pub async fn send_return<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     outcome: Result<pb::Result, FrontendError>,
 ) -> Result<(), tonic::Status> {
@@ -183,6 +207,48 @@ async fn warn_copy_join<T: BridgeTransport>(client: &mut LlbBridgeClient<T>, rec
     }
 }
 
+/// Build args the recipe does not declare are ignored: said as a BuildKit warning, as the
+/// Dockerfile frontend says it of args no stage consumes.
+async fn warn_unused_args<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    file: &RecipeFile,
+    recipe: &crate::recipe::Recipe,
+    build_args: &BTreeMap<String, String>,
+) {
+    let unused = crate::recipe::unused_build_args(recipe, build_args);
+    if unused.is_empty() {
+        return;
+    }
+    let names: Vec<String> = unused
+        .iter()
+        .map(|n| {
+            if n.is_empty() {
+                "(an empty name)".to_owned()
+            } else {
+                crate::diag::escape_controls(n)
+            }
+        })
+        .collect();
+    let short = format!(
+        "{}: build args not declared in [args] are ignored: {}",
+        file.name,
+        names.join(", ")
+    );
+    log(&format!("warning: {short}"));
+    let request = pb::WarnRequest {
+        level: 1,
+        short: short.into_bytes(),
+        detail: vec![
+            b"Declare each build arg the recipe uses in [args] with its default, e.g. VERSION = \"1.0\", and use it as ${VERSION}."
+                .to_vec(),
+        ],
+        ..Default::default()
+    };
+    if let Err(e) = client.warn(request).await {
+        log(&format!("could not send the warning to BuildKit: {e}"));
+    }
+}
+
 /// The recipe and its `.dockerignore`, as read from the `dockerfile` local.
 #[derive(Clone, Debug)]
 pub struct RecipeFile {
@@ -245,33 +311,73 @@ async fn solve_ref<T: BridgeTransport>(
     }
 }
 
-/// A whole file of a solved ref, read in ranges.
+/// A whole file of a solved ref, read in ranges, and never more than `limit` bytes of it.
 async fn read_file<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     ref_id: &str,
     path: &str,
-) -> Result<Vec<u8>, tonic::Status> {
+    limit: u64,
+) -> Result<Result<Vec<u8>, Refusal>, tonic::Status> {
     let mut data = Vec::new();
     loop {
+        // One byte past the limit tells a file at the limit from a larger one.
+        let length = READ_CHUNK.min(limit + 1 - data.len() as u64);
         let chunk = client
             .read_file(pb::ReadFileRequest {
                 r#ref: ref_id.to_owned(),
                 file_path: path.to_owned(),
                 range: Some(pb::FileRange {
                     offset: data.len() as i64,
-                    length: READ_CHUNK,
+                    length: length as i64,
                 }),
                 ..Default::default()
             })
             .await?
             .into_inner()
             .data;
-        let done = (chunk.len() as i64) < READ_CHUNK;
+        let done = (chunk.len() as u64) < length;
         data.extend(chunk);
-        if done || data.len() as i64 > MAX_FILE_SIZE {
-            return Ok(data);
+        if data.len() as u64 > limit {
+            return Ok(Err(Refusal::TooLarge {
+                size: data.len() as u64,
+                limit,
+            }));
+        }
+        if done {
+            return Ok(Ok(data));
         }
     }
+}
+
+/// The entries of `dir` in a solved ref, by name.
+async fn list_dir<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    ref_id: &str,
+    dir: &str,
+) -> Result<Vec<DirEntry>, tonic::Status> {
+    let entries = client
+        .read_dir(pb::ReadDirRequest {
+            r#ref: ref_id.to_owned(),
+            dir_path: format!("/{dir}"),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .entries;
+    Ok(entries
+        .into_iter()
+        .map(|entry| DirEntry {
+            name: entry.path.rsplit('/').next().unwrap_or("").to_owned(),
+            kind: entry_kind(entry.mode),
+            size: u64::try_from(entry.size).unwrap_or(u64::MAX),
+        })
+        .filter(|e| !e.name.is_empty())
+        .collect())
+}
+
+/// A recipe-side file that cannot be read, as the build's error.
+fn refused(path: &str, why: &Refusal) -> FrontendError {
+    FrontendError::from(Diagnostics::from(why.diagnostic(path)))
 }
 
 /// Reads the recipe (and `<recipe>.dockerignore`) from the `dockerfile` local.
@@ -300,20 +406,40 @@ pub async fn read_recipe<T: BridgeTransport>(
         &format!("[internal] load recipe from {}", opts.filename),
     );
     let ref_id = solve_ref(client, opts, def, "load the recipe").await?;
+    // Special files are refused before any read, which could block; sizes are checked again
+    // as the file is read. A daemon that cannot list leaves only the read's own limit.
+    let listing = list_dir(client, &ref_id, "").await.unwrap_or_default();
+    let check = |name: &str| -> Result<(), FrontendError> {
+        match listing
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| (e.kind, e.size))
+        {
+            Some((EntryKind::Special(kind), _)) => Err(refused(name, &Refusal::Special(kind))),
+            Some((EntryKind::Dir, _)) => Err(refused(name, &Refusal::Special("a directory"))),
+            Some((EntryKind::File, size)) if size > MAX_RECIPE_SIZE => Err(refused(
+                name,
+                &Refusal::TooLarge {
+                    size,
+                    limit: MAX_RECIPE_SIZE,
+                },
+            )),
+            _ => Ok(()),
+        }
+    };
     let mut reason = String::new();
     for name in candidates {
-        match read_file(client, &ref_id, &name).await {
+        check(&name)?;
+        match read_file(client, &ref_id, &name, MAX_RECIPE_SIZE).await {
             Ok(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    FrontendError::from(Diagnostics::from(Diagnostic::new(
-                        &name,
-                        "the recipe is not valid UTF-8 text",
-                    )))
-                })?;
-                let dockerignore = read_file(client, &ref_id, &format!("{name}.dockerignore"))
-                    .await
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok());
+                let text = bytes.and_then(utf8).map_err(|why| refused(&name, &why))?;
+                let ignore = format!("{name}.dockerignore");
+                check(&ignore)?;
+                let dockerignore = match read_file(client, &ref_id, &ignore, MAX_RECIPE_SIZE).await
+                {
+                    Ok(bytes) => Some(bytes.and_then(utf8).map_err(|why| refused(&ignore, &why))?),
+                    Err(_) => None,
+                };
                 return Ok(RecipeFile {
                     name,
                     text,
@@ -356,42 +482,24 @@ pub async fn read_project<T: BridgeTransport>(
     let mut files = ProjectFiles::default();
     let mut walk = Walk::default();
     while let Some(dir) = walk.next_dir() {
-        let entries = client
-            .read_dir(pb::ReadDirRequest {
-                r#ref: ref_id.clone(),
-                dir_path: format!("/{dir}"),
-                ..Default::default()
-            })
+        let entries = list_dir(client, &ref_id, &dir)
             .await
-            .map_err(FrontendError::daemon(format!("list /{dir} of the context")))?
-            .into_inner()
-            .entries;
-        let entries = entries
-            .into_iter()
-            .map(|entry| DirEntry {
-                name: entry.path.rsplit('/').next().unwrap_or("").to_owned(),
-                kind: if entry.mode & GO_MODE_DIR != 0 {
-                    EntryKind::Dir
-                } else if entry.mode & GO_MODE_TYPE == 0 {
-                    EntryKind::File
-                } else {
-                    EntryKind::Other
-                },
-                size: u64::try_from(entry.size).unwrap_or(u64::MAX),
-            })
-            .filter(|e| !e.name.is_empty())
-            .collect();
+            .map_err(FrontendError::daemon(format!("list /{dir} of the context")))?;
         for rel in walk.visit(&dir, entries) {
-            let bytes = read_file(client, &ref_id, &rel)
+            let read = read_file(client, &ref_id, &rel, MAX_FILE_SIZE)
                 .await
                 .map_err(FrontendError::daemon(format!(
                     "read {rel} from the context"
                 )))?;
-            if let Ok(text) = String::from_utf8(bytes) {
-                files.insert(rel, text);
+            match read.and_then(utf8) {
+                Ok(text) => files.insert(rel, text),
+                Err(why) => {
+                    files.refused.insert(rel, why);
+                }
             }
         }
     }
+    files.refused.append(&mut walk.refused);
     Ok(files)
 }
 
@@ -523,6 +631,7 @@ async fn build<T: BridgeTransport>(
         facts: unknown.clone(),
     };
     let prepared = prepare(&inputs).map_err(|d| invalid(d, &recipe, &files))?;
+    warn_unused_args(client, &recipe, &prepared.recipe, &opts.build_args).await;
     let mut plans = Vec::new();
     for platform in opts.target_platforms() {
         let plan = prepared.plan(&opts.target, &platform, &unknown);

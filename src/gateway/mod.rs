@@ -6,6 +6,7 @@
 pub mod bridge;
 pub mod error;
 pub mod frontend;
+pub mod guard;
 pub mod options;
 pub mod stdio;
 pub mod subrequests;
@@ -32,6 +33,7 @@ pub(crate) fn log(message: &str) {
 /// one `Return`, then exit: 0 once `Return` is acknowledged (the daemon fails the build from a
 /// returned error), 1 if the daemon could not be reached. Does not return.
 pub fn run_frontend() -> i32 {
+    guard::install_hook();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -3,101 +3,78 @@
 //!
 //! Why not `tokio::io::stdin()`: it reads on a blocking thread that cannot be cancelled, and the
 //! daemon never closes our stdin, so the runtime would hang on shutdown. Instead both fds are
-//! switched to `O_NONBLOCK` and registered with the reactor through [`AsyncFd`]; reads and
-//! writes are plain `read(2)`/`write(2)` when the fd is ready. The process exits with
-//! `std::process::exit` once `Return` is acknowledged, so nothing has to be torn down.
+//! duplicated, switched to `O_NONBLOCK` and registered with the reactor as tokio's pipe ends
+//! (which read and write any pollable fd with plain `read(2)`/`write(2)`; no `unsafe` needed).
+//! The process exits with `std::process::exit` once `Return` is acknowledged, so nothing has
+//! to be torn down.
 
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use hyper_util::rt::TokioIo;
 use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
-use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::unix::pipe;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 /// stdin and stdout as one non-blocking duplex stream.
 pub struct Stdio {
-    input: AsyncFd<File>,
-    output: AsyncFd<File>,
+    input: pipe::Receiver,
+    output: pipe::Sender,
 }
 
-fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let flags = fcntl_getfl(fd)?;
+/// A non-blocking duplicate of a standard fd. A duplicate shares the open file description
+/// (and so `O_NONBLOCK`) but is ours to own and close.
+fn nonblocking_dup(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let owned = fd.try_clone_to_owned()?;
+    let flags = fcntl_getfl(&owned)?;
     if !flags.contains(OFlags::NONBLOCK) {
-        fcntl_setfl(fd, flags | OFlags::NONBLOCK)?;
+        fcntl_setfl(&owned, flags | OFlags::NONBLOCK)?;
     }
-    Ok(())
+    Ok(owned)
 }
 
-/// A duplicate of a standard fd, non-blocking and registered with the reactor.
-fn register(fd: BorrowedFd<'_>, interest: Interest, what: &str) -> io::Result<AsyncFd<File>> {
-    // A duplicate shares the open file description (and so `O_NONBLOCK`) but is ours to own.
-    let file = File::from(fd.try_clone_to_owned()?);
-    set_nonblocking(file.as_fd())?;
-    // SAFETY: the fd is owned by `file`, which the `AsyncFd` owns: it stays open and refers to
-    // the same file description for as long as it is registered.
-    unsafe { AsyncFd::register_with_interest(file, interest) }.map_err(|e| {
-        let (_, e) = e.into_parts();
-        io::Error::new(
-            e.kind(),
-            format!(
-                "{what} cannot be polled ({e}); the frontend talks gRPC on a pipe from BuildKit"
-            ),
-        )
-    })
+fn unpollable(what: &str, e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("{what} cannot be polled ({e}); the frontend talks gRPC on a pipe from BuildKit"),
+    )
 }
 
 impl Stdio {
     /// Takes over fds 0 and 1. They must be pipes or sockets (as under BuildKit): regular files
     /// cannot be polled.
     pub fn new() -> io::Result<Self> {
+        let input = nonblocking_dup(io::stdin().as_fd())?;
+        let output = nonblocking_dup(io::stdout().as_fd())?;
         Ok(Self {
-            input: register(io::stdin().as_fd(), Interest::READABLE, "stdin")?,
-            output: register(io::stdout().as_fd(), Interest::WRITABLE, "stdout")?,
+            input: pipe::Receiver::from_owned_fd_unchecked(input)
+                .map_err(|e| unpollable("stdin", e))?,
+            output: pipe::Sender::from_owned_fd_unchecked(output)
+                .map_err(|e| unpollable("stdout", e))?,
         })
     }
 }
 
 impl AsyncRead for Stdio {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.input.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            match guard.try_io(|fd| fd.get_ref().read(unfilled)) {
-                Ok(Ok(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
+        Pin::new(&mut self.input).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Stdio {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.output.poll_write_ready(cx))?;
-            match guard.try_io(|fd| fd.get_ref().write(data)) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        Pin::new(&mut self.output).poll_write(cx, data)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

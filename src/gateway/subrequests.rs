@@ -199,7 +199,7 @@ pub fn lint(diagnostics: &Diagnostics, texts: &SourceTexts, recipe_file: &str) -
     let mut sources: Vec<(String, Value)> = Vec::new();
     let mut warnings = Vec::new();
     let mut text = String::new();
-    for d in &diagnostics.0 {
+    for d in diagnostics {
         let source = texts.get(&d.file);
         let index = match source {
             Some(body) => match sources.iter().position(|(f, _)| *f == d.file) {
@@ -294,10 +294,12 @@ mod tests {
     #[test]
     fn lint_warnings_always_have_a_location() {
         let recipe = "[image]\nbase = 1\n";
-        let diags = Diagnostics(vec![
+        let diags: Diagnostics = [
             Diagnostic::new("pycache.toml", "bad base").at(recipe, 15..16),
             Diagnostic::new("uv.lock", "missing uv.lock").help("run uv lock"),
-        ]);
+        ]
+        .into_iter()
+        .collect();
         let texts = SourceTexts(BTreeMap::from([("pycache.toml".into(), recipe.into())]));
         let r = lint(&diags, &texts, "pycache.toml");
         assert_eq!(meta(&r, "result.statuscode"), "1");

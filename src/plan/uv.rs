@@ -219,7 +219,7 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
     let name = ctx.project.name.as_deref().unwrap_or(names[0]);
     let records: Vec<String> = names
         .iter()
-        .map(|n| format!("{}-*.dist-info/RECORD", n.replace('-', "_")))
+        .map(|n| format!("{}-*.dist-info/RECORD", shell::quote(&n.replace('-', "_"))))
         .collect();
     Some(Step::new(
         StepId::Project,

@@ -4,11 +4,12 @@
 mod reader;
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use toml::Spanned;
 use toml::de::DeTable;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, LineIndex};
 use crate::image_ref::ImageRef;
 pub use reader::Sp;
 use reader::{Reader, Section};
@@ -184,6 +185,31 @@ pub fn syntax_directive(text: &str) -> Option<String> {
     None
 }
 
+/// Build args any build may be given without declaring them: BuildKit's own (`BUILDKIT_*`),
+/// `SOURCE_DATE_EPOCH`, and Docker's predefined proxy args.
+const IMPLICIT_ARGS: &[&str] = &[
+    "SOURCE_DATE_EPOCH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
+
+/// The given build args the recipe does not declare in `[args]` (nor takes implicitly), which
+/// are therefore ignored: worth a warning, as the Dockerfile frontend gives one.
+pub fn unused_build_args<'a>(recipe: &Recipe, given: &'a BTreeMap<String, String>) -> Vec<&'a str> {
+    given
+        .keys()
+        .map(String::as_str)
+        .filter(|name| {
+            !recipe.args.contains_key(*name)
+                && !name.starts_with("BUILDKIT_")
+                && !IMPLICIT_ARGS.contains(&name.to_ascii_uppercase().as_str())
+        })
+        .collect()
+}
+
 /// Parses and validates a recipe. `build_args` are `--build-arg` values; only args declared
 /// in `[args]` are substituted into `${NAME}` references.
 pub fn parse(
@@ -196,14 +222,18 @@ pub fn parse(
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let msg = format!("invalid TOML: {}", e.message().trim_end());
-            return Err(Diagnostic::new(file, msg).at(text, span).into());
+            return Err(Diagnostic::new(file, msg)
+                .at(text, span)
+                .help("fix the TOML at the caret: tables in [brackets], keys = values, strings in quotes")
+                .into());
         }
     };
     let mut r = Reader {
         file,
-        source: text,
+        source: LineIndex::new(text),
         diags: Diagnostics::default(),
         args: BTreeMap::new(),
+        scratch: Diagnostic::new(file, ""),
     };
     let mut root = Section::new("", doc.get_ref());
 
@@ -397,33 +427,144 @@ fn is_apt_package(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c))
 }
 
-/// A user name, `name:group`, or numeric `uid[:gid]`, as Docker's `USER` takes.
-fn is_user(s: &str) -> bool {
-    !s.is_empty()
-        && s.split(':').count() <= 2
-        && s.split(':').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        })
+/// What a recipe's `user` may be: `root`, a numeric `uid[:gid]` used as given, or a name
+/// pycache creates with `groupadd`/`useradd`.
+#[derive(Debug, PartialEq, Eq)]
+enum UserProblem {
+    /// `name:group`, or a name with a group: pycache creates the user and its group itself.
+    NamedGroup,
+    /// Not a POSIX user name (letters, digits, `_`, `-`, not first; at most 32).
+    NotAName,
+}
+
+fn check_user(s: &str) -> Result<(), UserProblem> {
+    let numeric = |p: &str| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some((uid, gid)) = s.split_once(':') {
+        return if numeric(uid) && numeric(gid) {
+            Ok(())
+        } else if is_user_name(uid) {
+            Err(UserProblem::NamedGroup)
+        } else {
+            Err(UserProblem::NotAName)
+        };
+    }
+    if numeric(s) || is_user_name(s) {
+        Ok(())
+    } else {
+        Err(UserProblem::NotAName)
+    }
+}
+
+/// A portable user name as `useradd` takes it (`NAME_REGEX` of shadow-utils, POSIX's portable
+/// file name characters): it can never be read as an option, a path or a `name:group` pair.
+fn is_user_name(s: &str) -> bool {
+    s.len() <= 32
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// What is wrong with a `workdir`, if anything.
+fn workdir_problem(w: &str) -> Option<(String, String)> {
+    if !w.starts_with('/') {
+        return Some((
+            format!("workdir `{w}` must be an absolute path"),
+            format!("write \"/{}\"", w.trim_start_matches("./")),
+        ));
+    }
+    if w.split('/').any(|seg| seg == ".." || seg == ".") {
+        return Some((
+            format!("workdir `{w}` has `.` or `..` in it"),
+            "write the directory plainly, e.g. \"/app\"".into(),
+        ));
+    }
+    if w.trim_end_matches('/').is_empty() {
+        return Some((
+            "workdir `/` would copy the build context over the image's root".into(),
+            "use a directory of its own, e.g. \"/app\" (the default)".into(),
+        ));
+    }
+    None
+}
+
+/// `url` with any `user:password@` replaced, for messages that must not repeat a secret.
+fn redact_userinfo(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (_userinfo, host) = rest[..authority_end].rsplit_once('@')?;
+    Some(format!("{scheme}://***@{host}{}", &rest[authority_end..]))
+}
+
+/// What is wrong with an index URL, if anything.
+fn index_url_problem(key: &str, url: &str) -> Option<(String, String)> {
+    if let Some(redacted) = redact_userinfo(url) {
+        return Some((
+            format!("{key} `{redacted}` has credentials in it"),
+            "remove them: a URL in the recipe is stored in the build's LLB and cache, where anyone who can read them reads the password".into(),
+        ));
+    }
+    let scheme_ok = ["https://", "http://", "file://"]
+        .iter()
+        .any(|p| url.starts_with(p) && url.len() > p.len());
+    if !scheme_ok || url.chars().any(char::is_whitespace) {
+        return Some((
+            format!("{key} `{url}` is not an index URL"),
+            "write an http(s) URL of a package index, e.g. \"https://pypi.org/simple\"".into(),
+        ));
+    }
+    None
 }
 
 /// Rules that need more than one key: contradictions and values of the wrong shape.
 fn validate(recipe: &Recipe, r: &mut Reader) {
     if let Some(w) = &recipe.image.workdir
-        && !w.get_ref().starts_with('/')
+        && let Some((msg, help)) = workdir_problem(w.get_ref())
     {
-        let msg = format!("workdir `{}` must be an absolute path", w.get_ref());
-        r.error(w.span(), msg).help = Some(format!("write \"/{}\"", w.get_ref()));
+        r.error(w.span(), msg).help = Some(help);
     }
     let users = std::iter::once(&recipe.image.user)
         .chain(recipe.targets.values().map(|t| &t.get_ref().user));
     for user in users.flatten() {
-        if !is_user(user.get_ref()) {
-            let msg = format!("`{}` is not a user name", user.get_ref());
-            r.error(user.span(), msg).help =
-                Some("write a name like \"app\", \"root\", or a numeric \"10001:10001\"".into());
+        let (msg, help) = match check_user(user.get_ref()) {
+            Ok(()) => continue,
+            Err(UserProblem::NamedGroup) => (
+                format!(
+                    "`{}`: pycache creates the user and its group, which cannot be named",
+                    user.get_ref()
+                ),
+                "write the user's name alone (its group has the same name), or a numeric \"uid:gid\" of an existing user",
+            ),
+            Err(UserProblem::NotAName) => (
+                format!("`{}` is not a user name", user.get_ref()),
+                "write a name like \"app\" (lower case letters, digits, `_` and `-`, not first), \"root\", or a numeric \"10001:10001\"",
+            ),
+        };
+        r.error(user.span(), msg).help = Some(help.into());
+    }
+    if let Some(uv) = &recipe.python.uv
+        && pep440_rs::Version::from_str(uv.get_ref()).is_err()
+    {
+        let msg = format!("uv = `{}` is not a version", uv.get_ref());
+        r.error(uv.span(), msg).help =
+            Some(format!("write a uv release, e.g. \"{DEFAULT_UV_VERSION}\""));
+    }
+    let urls = recipe
+        .python
+        .index_url
+        .iter()
+        .map(|u| ("index-url", u))
+        .chain(
+            recipe
+                .python
+                .extra_index_urls
+                .iter()
+                .map(|u| ("extra-index-urls", u)),
+        );
+    for (key, url) in urls {
+        if let Some((msg, help)) = index_url_problem(key, url.get_ref()) {
+            r.error(url.span(), msg).help = Some(help);
         }
     }
     let commands = [&recipe.image.entrypoint, &recipe.image.cmd]
@@ -571,7 +712,8 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
     {
         if let Err(e) = globset::Glob::new(pattern.get_ref()) {
             let msg = format!("invalid glob `{}`: {}", pattern.get_ref(), e.kind());
-            r.error(pattern.span(), msg);
+            r.error(pattern.span(), msg).help =
+                Some("write a glob relative to the context, e.g. \"src/**\" or \"*.md\"".into());
         }
     }
     for (name, target) in &recipe.targets {
@@ -610,10 +752,54 @@ impl Reader<'_> {
                 }
                 _ => {
                     let msg = format!("build arg `{}` must have a string default", k.get_ref());
-                    self.error(v.span(), msg);
+                    self.error(v.span(), msg).help =
+                        Some(format!("write `{} = \"default\"`", k.get_ref()));
                 }
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undeclared_build_args_are_reported_and_buildkits_own_are_not() {
+        let text = "[args]\nVERSION = \"1\"\n";
+        let given: BTreeMap<String, String> = [
+            "VERSION",
+            "TYPO",
+            "",
+            "BUILDKIT_SYNTAX",
+            "SOURCE_DATE_EPOCH",
+            "http_proxy",
+        ]
+        .iter()
+        .map(|k| ((*k).to_owned(), "x".to_owned()))
+        .collect();
+        let recipe = parse("pycache.toml", text, &given).unwrap();
+        assert_eq!(unused_build_args(&recipe, &given), ["", "TYPO"]);
+    }
+
+    #[test]
+    fn users_are_posix_names_root_or_numeric() {
+        for ok in ["app", "_svc", "a-b_1", "root", "0", "1000:1000"] {
+            assert_eq!(check_user(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_user("app:staff"), Err(UserProblem::NamedGroup));
+        for bad in ["-o", "--help", "..", "a/b", "App", "", "1000:x", &"a".repeat(33)] {
+            assert_eq!(check_user(bad), Err(UserProblem::NotAName), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(
+            redact_userinfo("https://bob:pw@h.example/simple?x=@").as_deref(),
+            Some("https://***@h.example/simple?x=@")
+        );
+        assert_eq!(redact_userinfo("https://h.example/a@b"), None);
     }
 }

@@ -8,16 +8,19 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, LineIndex, did_you_mean};
 
 pub type Sp<T> = Spanned<T>;
 
 pub struct Reader<'a> {
     pub file: &'a str,
-    pub source: &'a str,
+    /// The recipe's text and where its lines start.
+    pub source: LineIndex<'a>,
     pub diags: Diagnostics,
     /// Build-arg values for `${NAME}` substitution; only declared args are here.
     pub args: BTreeMap<String, String>,
+    /// Where hints of problems that are only counted go.
+    pub scratch: Diagnostic,
 }
 
 /// One table of the recipe and the keys its section has asked for so far.
@@ -55,10 +58,17 @@ fn kind(v: &DeValue<'_>) -> &'static str {
 }
 
 impl<'a> Reader<'a> {
+    /// Reports a problem at `span`; the returned diagnostic takes a hint. Past
+    /// [`crate::diag::MAX_KEPT`] problems it is only counted, and the hint goes nowhere.
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        if self.diags.is_full() {
+            self.diags.count_omitted();
+            self.scratch = Diagnostic::new(self.file, "");
+            return &mut self.scratch;
+        }
         self.diags
-            .push(Diagnostic::new(self.file, message).at(self.source, span));
-        self.diags.0.last_mut().expect("just pushed")
+            .push(Diagnostic::new(self.file, message).at_index(&self.source, span));
+        self.diags.last_mut().expect("just pushed")
     }
 
     fn wrong_type(&mut self, sec: &Section, key: &str, v: &Spanned<DeValue>, want: &str) {
@@ -67,7 +77,9 @@ impl<'a> Reader<'a> {
             sec.name,
             kind(v.get_ref())
         );
-        self.error(v.span(), msg);
+        self.error(v.span(), msg).help = Some(format!(
+            "write {want} here; docs/recipe.md describes each key"
+        ));
     }
 
     /// Reports every key of `sec` that no reader asked for, with the closest known key.
@@ -121,6 +133,7 @@ impl<'a> Reader<'a> {
         match v.get_ref() {
             DeValue::String(s) => {
                 let s = self.substitute(s, v.span());
+                self.plain_text(key, &s, v.span());
                 Some(Spanned::new(v.span(), s))
             }
             _ => {
@@ -141,6 +154,7 @@ impl<'a> Reader<'a> {
         match v.get_ref() {
             DeValue::String(s) => {
                 let s = self.substitute(s, v.span());
+                self.plain_text(key, &s, v.span());
                 Some(Spanned::new(v.span(), (s, None)))
             }
             DeValue::Integer(i) => match i.as_str().parse::<u64>() {
@@ -179,6 +193,7 @@ impl<'a> Reader<'a> {
             match item.get_ref() {
                 DeValue::String(s) => {
                     let s = self.substitute(s, item.span());
+                    self.plain_text(key, &s, item.span());
                     out.push(Spanned::new(item.span(), s));
                 }
                 other => {
@@ -187,7 +202,8 @@ impl<'a> Reader<'a> {
                         sec.name,
                         kind(other)
                     );
-                    self.error(item.span(), msg);
+                    self.error(item.span(), msg).help =
+                        Some("write every item in quotes, e.g. [\"a\", \"b\"]".into());
                 }
             }
         }
@@ -209,9 +225,11 @@ impl<'a> Reader<'a> {
             return out;
         };
         for (k, item) in t.iter() {
+            self.plain_text("a key", k.get_ref(), k.span());
             match item.get_ref() {
                 DeValue::String(s) => {
                     let s = self.substitute(s, item.span());
+                    self.plain_text(key, &s, item.span());
                     out.insert(k.get_ref().to_string(), Spanned::new(item.span(), s));
                 }
                 DeValue::Integer(i) => {
@@ -233,7 +251,8 @@ impl<'a> Reader<'a> {
                         sec.name,
                         kind(other)
                     );
-                    self.error(item.span(), msg);
+                    self.error(item.span(), msg).help =
+                        Some(format!("write `{} = \"value\"`", k.get_ref()));
                 }
             }
         }
@@ -253,10 +272,15 @@ impl<'a> Reader<'a> {
         for item in items.iter() {
             let text = match item.get_ref() {
                 DeValue::Integer(i) => i.as_str().to_owned(),
-                DeValue::String(s) => self.substitute(s, item.span()),
+                DeValue::String(s) => {
+                    let s = self.substitute(s, item.span());
+                    self.plain_text(key, &s, item.span());
+                    s
+                }
                 other => {
                     let msg = format!("a port must be a number or a string, found {}", kind(other));
-                    self.error(item.span(), msg);
+                    self.error(item.span(), msg).help =
+                        Some("write a port like 8000 or \"53/udp\"".into());
                     continue;
                 }
             };
@@ -272,6 +296,35 @@ impl<'a> Reader<'a> {
             out.push(Spanned::new(item.span(), format!("{port}/{proto}")));
         }
         out
+    }
+
+    /// Reports control characters in the value of `key`: NUL cuts a string short in the exec
+    /// and the image config, and the others are never meant. Commands, `env` and `labels` may
+    /// hold newlines and tabs; names and paths may not.
+    pub fn plain_text(&mut self, key: &str, value: &str, span: Range<usize>) {
+        let free_text = matches!(key, "env" | "labels" | "cmd" | "entrypoint");
+        let Some((at, c)) = value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| c.is_control() && !(free_text && matches!(c, '\n' | '\t')))
+        else {
+            return;
+        };
+        let what = if key == "a key" {
+            "a key".to_owned()
+        } else {
+            format!("`{key}`")
+        };
+        let msg = format!(
+            "{what} has a control character (U+{:04X}) at character {}",
+            u32::from(c),
+            at + 1
+        );
+        self.error(span, msg).help = Some(if free_text {
+            "remove it: only newlines and tabs may be in commands, env and labels".into()
+        } else {
+            "remove it: names and paths are plain text".into()
+        });
     }
 
     /// Replaces `${NAME}` with the build arg's value; unknown names are errors.
