@@ -16,6 +16,7 @@ cases=(
   "large-lock-all-extras|bench/large-lock|--all-extras"
   "uv-web|bench/projects/uv-web/project|--no-dev"
   "uv-data|bench/projects/uv-data/project|--no-dev"
+  "uv-fastapi|bench/projects/uv-fastapi/project|--no-dev"
   "uv-groups-extras|testdata/uv-groups-extras|--no-dev"
   "uv-groups-extras-all|testdata/uv-groups-extras|--all-extras --group=lint"
   "uv-groups-extras-dev|testdata/uv-groups-extras|--extra=cli"

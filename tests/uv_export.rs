@@ -21,6 +21,7 @@ const CASES: &[(&str, &str)] = &[
     ("large-lock-all-extras", "bench/large-lock"),
     ("uv-web", "bench/projects/uv-web/project"),
     ("uv-data", "bench/projects/uv-data/project"),
+    ("uv-fastapi", "bench/projects/uv-fastapi/project"),
     ("uv-groups-extras", "testdata/uv-groups-extras"),
     ("uv-groups-extras-all", "testdata/uv-groups-extras"),
     ("uv-groups-extras-dev", "testdata/uv-groups-extras"),

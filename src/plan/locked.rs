@@ -128,14 +128,12 @@ pub(super) fn pylock(
 
 /// What a lock asks that cannot be installed, one error each.
 fn problems(file: &str, problems: Vec<Problem>) -> Diagnostics {
-    Diagnostics(
-        problems
-            .into_iter()
-            .map(|p| {
-                Diagnostic::new(file, format!("cannot install from {file}: {p}")).help(
-                    "pycache installs wheels and sdists from an index or URL, git commits, and directories inside the build context (docs/recipe.md#lock-files)",
-                )
-            })
-            .collect(),
-    )
+    problems
+        .into_iter()
+        .map(|p| {
+            Diagnostic::new(file, format!("cannot install from {file}: {p}")).help(
+                "pycache installs wheels and sdists from an index or URL, git commits, and directories inside the build context (docs/recipe.md#lock-files)",
+            )
+        })
+        .collect()
 }

@@ -789,7 +789,16 @@ mod tests {
             assert_eq!(check_user(ok), Ok(()), "{ok}");
         }
         assert_eq!(check_user("app:staff"), Err(UserProblem::NamedGroup));
-        for bad in ["-o", "--help", "..", "a/b", "App", "", "1000:x", &"a".repeat(33)] {
+        for bad in [
+            "-o",
+            "--help",
+            "..",
+            "a/b",
+            "App",
+            "",
+            "1000:x",
+            &"a".repeat(33),
+        ] {
             assert_eq!(check_user(bad), Err(UserProblem::NotAName), "{bad}");
         }
     }
