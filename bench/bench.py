@@ -80,10 +80,11 @@ DEP_STEP = re.compile(r"^\[builder\] deps: |uv sync .*--no-install-project|pip i
 HELPER = re.compile(r": write /pycache/")
 
 
-# pycache's private containerd engine (scripts/engine.sh; paths in scripts/lib.sh). Every docker
-# command here runs on it, never on the developer's engine: the benchmark prunes build caches.
-PRIVATE_ENGINE = "unix:///run/pycache-engines/containerd/docker.sock"
-PRIVATE_ROOT = "/var/lib/pycache-engines/containerd"
+# The benchmark's own engine (`scripts/engine.sh bench`, containerd store; paths in scripts/lib.sh).
+# Every docker command here runs on it, never on the developer's engine nor on the tests' engines:
+# the benchmark prunes build caches, and no other client's builds disturb its timings.
+PRIVATE_ENGINE = "unix:///run/pycache-engines/bench/docker.sock"
+PRIVATE_ROOT = "/var/lib/pycache-engines/bench"
 
 
 def sh(args, **kw):
@@ -92,16 +93,16 @@ def sh(args, **kw):
 
 def use_private_engine():
     """Points every docker command of this process at the private engine, or exits saying why."""
-    host = os.environ.get("PYCACHE_DOCKER_HOST", PRIVATE_ENGINE)
+    host = os.environ.get("PYCACHE_BENCH_DOCKER_HOST", PRIVATE_ENGINE)
     if host != PRIVATE_ENGINE:
-        sys.exit(f"bench: PYCACHE_DOCKER_HOST={host} is not pycache's private engine ({PRIVATE_ENGINE})")
+        sys.exit(f"bench: PYCACHE_BENCH_DOCKER_HOST={host} is not the benchmark's private engine ({PRIVATE_ENGINE})")
     os.environ["DOCKER_HOST"] = host
     # A context or a selected buildx builder would send commands elsewhere.
     os.environ.pop("DOCKER_CONTEXT", None)
     os.environ.pop("BUILDX_BUILDER", None)
     problem = private_engine_problem()
     if problem:
-        sys.exit(f"bench: {problem}; run scripts/engine.sh containerd (bench/run.sh does)")
+        sys.exit(f"bench: {problem}; run scripts/engine.sh bench (bench/run.sh does)")
 
 
 def private_engine_problem():
@@ -114,8 +115,8 @@ def private_engine_problem():
     if info.returncode != 0:
         return f"no engine answers at {host}: {info.stderr.strip()[:300]}"
     labels, _, root = info.stdout.strip().rpartition("|")
-    if '"io.pycache.engine=containerd"' not in labels or root != PRIVATE_ROOT:
-        return f"the engine at {host} is not pycache's containerd engine ({info.stdout.strip()})"
+    if '"io.pycache.engine=bench"' not in labels or root != PRIVATE_ROOT:
+        return f"the engine at {host} is not the benchmark's engine ({info.stdout.strip()})"
     return None
 
 

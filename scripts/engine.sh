@@ -2,8 +2,10 @@
 # Starts pycache's own Docker engines, never touching the developer's one: tests and the benchmark
 # prune build caches, which must only ever happen to a dockerd of our own.
 #   scripts/engine.sh                       both engines
-#   scripts/engine.sh containerd            the containerd image store (every E2E test, the benchmark)
+#   scripts/engine.sh                       the tests' engines (containerd, classic)
+#   scripts/engine.sh containerd            the containerd image store (every E2E test)
 #   scripts/engine.sh classic               the classic store, overlay2 (no MergeOp in its BuildKit)
+#   scripts/engine.sh bench                 a containerd-store engine for bench/run.sh alone
 # Each engine is a dockerd from Debian sid (installed under $ENGINE_PREFIX without touching the
 # host's apt sources) with its own data root, exec root, pid file, socket, bridge and subnet, and
 # a label io.pycache.engine=<name>; the paths are in scripts/lib.sh. Idempotent: an engine already
@@ -20,18 +22,18 @@ source "$(dirname "$0")/lib.sh"
 NAMES=()
 for a in "$@"; do
   case "$a" in
-    -h|--help) sed -n '4,7p' "$0"; exit 0 ;;
-    *) is_engine_name "$a" || die "unknown engine '$a' (one of: ${PYCACHE_ENGINES[*]})"; NAMES+=("$a") ;;
+    -h|--help) sed -n '4,8p' "$0"; exit 0 ;;
+    *) is_engine_name "$a" || die "unknown engine '$a' (one of: ${PYCACHE_ALL_ENGINES[*]})"; NAMES+=("$a") ;;
   esac
 done
 [ "${#NAMES[@]}" -gt 0 ] || NAMES=("${PYCACHE_ENGINES[@]}")
 
-bridge_of() { case "$1" in containerd) echo pcb-ctd ;; classic) echo pcb-classic ;; esac; }
-subnet_of() { case "$1" in containerd) echo 10.213.1.0/24 ;; classic) echo 10.213.2.0/24 ;; esac; }
-gateway_of() { case "$1" in containerd) echo 10.213.1.1/24 ;; classic) echo 10.213.2.1/24 ;; esac; }
+bridge_of() { case "$1" in containerd) echo pcb-ctd ;; classic) echo pcb-classic ;; bench) echo pcb-bench ;; esac; }
+subnet_of() { case "$1" in containerd) echo 10.213.1.0/24 ;; classic) echo 10.213.2.0/24 ;; bench) echo 10.213.3.0/24 ;; esac; }
+gateway_of() { case "$1" in containerd) echo 10.213.1.1/24 ;; classic) echo 10.213.2.1/24 ;; bench) echo 10.213.3.1/24 ;; esac; }
 # For networks someone creates on our engine: never from Docker's default pools.
-pool_of() { case "$1" in containerd) echo 10.213.64.0/20 ;; classic) echo 10.213.80.0/20 ;; esac; }
-snapshotter_of() { case "$1" in containerd) echo true ;; classic) echo false ;; esac; }
+pool_of() { case "$1" in containerd) echo 10.213.64.0/20 ;; classic) echo 10.213.80.0/20 ;; bench) echo 10.213.96.0/20 ;; esac; }
+snapshotter_of() { case "$1" in containerd | bench) echo true ;; classic) echo false ;; esac; }
 
 need_root() {
   [ "$(uname -s)" = Linux ] || die "the private engines need Linux (dockerd, a bridge, iptables); this is $(uname -s)"

@@ -17,9 +17,12 @@ PYCACHE_FRONTEND_IMAGE="${PYCACHE_FRONTEND_IMAGE:-local/pycache-frontend:dev}"
 #   name        store                            bridge       subnet
 #   containerd  containerd image store           pcb-ctd      10.213.1.0/24   (every E2E test, the benchmark)
 #   classic     overlay2, no MergeOp in BuildKit pcb-classic  10.213.2.0/24
+#   bench       containerd image store           pcb-bench    10.213.3.0/24   (bench/run.sh only: it prunes
+#                                                                             its cache between builds)
 # 10.213.0.0/16 is outside Docker's default address pools (172.17-31.0.0/16, 192.168.0.0/16),
 # so it never collides with docker0 or the networks of a developer's engine.
-PYCACHE_ENGINES=(containerd classic)
+PYCACHE_ENGINES=(containerd classic)         # the tests' engines, what scripts/setup.sh starts
+PYCACHE_ALL_ENGINES=(containerd classic bench)
 PYCACHE_ENGINE_LIB=/var/lib/pycache-engines   # data roots
 PYCACHE_ENGINE_RUN=/run/pycache-engines       # exec roots, pid files, sockets
 PYCACHE_ENGINE_ETC=/etc/pycache-engines       # daemon.json files
@@ -28,12 +31,13 @@ engine_socket() { printf '%s/%s/docker.sock' "$PYCACHE_ENGINE_RUN" "$1"; }
 engine_host() { printf 'unix://%s' "$(engine_socket "$1")"; }
 export PYCACHE_DOCKER_HOST; PYCACHE_DOCKER_HOST="$(engine_host containerd)"
 export PYCACHE_CLASSIC_DOCKER_HOST; PYCACHE_CLASSIC_DOCKER_HOST="$(engine_host classic)"
+export PYCACHE_BENCH_DOCKER_HOST; PYCACHE_BENCH_DOCKER_HOST="$(engine_host bench)"
 
 # The developer's own engine, recorded before anything here sets DOCKER_HOST; scripts/test.sh
 # checks that its build cache survives the tests. Nothing else may talk to it.
 if [ -z "${PYCACHE_USER_DOCKER_HOST:-}" ]; then
   case "${DOCKER_HOST:-}" in
-    "$PYCACHE_DOCKER_HOST" | "$PYCACHE_CLASSIC_DOCKER_HOST" | "") PYCACHE_USER_DOCKER_HOST=unix:///var/run/docker.sock ;;
+    "$PYCACHE_DOCKER_HOST" | "$PYCACHE_CLASSIC_DOCKER_HOST" | "$PYCACHE_BENCH_DOCKER_HOST" | "") PYCACHE_USER_DOCKER_HOST=unix:///var/run/docker.sock ;;
     *) PYCACHE_USER_DOCKER_HOST="$DOCKER_HOST" ;;
   esac
   export PYCACHE_USER_DOCKER_HOST
@@ -52,7 +56,7 @@ minor() { printf '%s' "${1#v}" | cut -d. -f2; }
 
 is_engine_name() {
   local n
-  for n in "${PYCACHE_ENGINES[@]}"; do [ "$n" = "$1" ] && return 0; done
+  for n in "${PYCACHE_ALL_ENGINES[@]}"; do [ "$n" = "$1" ] && return 0; done
   return 1
 }
 
@@ -64,9 +68,9 @@ engine_is_ours() {
   [[ "$info" == *"\"io.pycache.engine=$1\""*"|$PYCACHE_ENGINE_LIB/$1" ]]
 }
 
-# Points DOCKER_HOST at private engine $1 (containerd or classic) after checking it runs and is ours.
+# Points DOCKER_HOST at private engine $1 (containerd, classic or bench) after checking it runs and is ours.
 use_engine() {
-  is_engine_name "$1" || die "unknown engine '$1' (one of: ${PYCACHE_ENGINES[*]})"
+  is_engine_name "$1" || die "unknown engine '$1' (one of: ${PYCACHE_ALL_ENGINES[*]})"
   if ! engine_is_ours "$1"; then
     local sock; sock=$(engine_socket "$1")
     if [ -S "$sock" ] && ! { [ -r "$sock" ] && [ -w "$sock" ]; }; then die "$(id -un) cannot open $sock (the private '$1' engine): run as root"; fi
