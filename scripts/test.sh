@@ -32,7 +32,7 @@ if [ "$E2E" = 1 ]; then
   trap 'rm -rf "$state"' EXIT
   "$here/user-cache.sh" record "$state"
   log "unit, golden, determinism, gateway and end-to-end tests (E2E on $PYCACHE_DOCKER_HOST and $PYCACHE_CLASSIC_DOCKER_HOST)"
-  DOCKER_HOST="$PYCACHE_DOCKER_HOST" cargo test --quiet -- --include-ignored
+  DOCKER_HOST="$PYCACHE_DOCKER_HOST" cargo test --quiet --no-fail-fast -- --include-ignored
   "$here/user-cache.sh" verify "$state"
 else
   log "unit, golden, determinism and gateway tests (no engine; the E2E tests show as ignored)"

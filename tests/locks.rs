@@ -32,16 +32,9 @@ impl Drop for Scratch {
     }
 }
 
-/// The steps a build ran, less the writes of dependency layers' requirements files: BuildKit
-/// runs a file op with no input on every build (in microseconds), and since it writes the same
-/// bytes, the steps that read them stay cached.
+/// The steps a build ran (less requirements writes, see [`Build::executed`]), sorted.
 fn ran(b: &Build) -> Vec<String> {
-    let mut ran: Vec<String> = b
-        .executed()
-        .into_iter()
-        .filter(|s| !s.contains(": write /pycache/"))
-        .map(str::to_owned)
-        .collect();
+    let mut ran: Vec<String> = b.executed().into_iter().map(str::to_owned).collect();
     ran.sort();
     ran
 }
