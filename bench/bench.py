@@ -74,7 +74,7 @@ LOGS = None
 # own bookkeeping (loading definitions, metadata, contexts, exporting).
 STEP = re.compile(r"^\[(base|builder|runtime)\] |^\[(\S+ )?\d+/\d+\] (RUN|COPY|ADD)\b")
 # The steps that install locked dependencies: pycache's one per layer, the Dockerfile's one.
-DEP_STEP = re.compile(r"^\[builder\] deps: |uv sync .*--no-install-project|pip install --require-hashes")
+DEP_STEP = re.compile(r"^\[builder\] deps: |uv sync .*--no-install-project|pip install --require-hashes|poetry install .*--no-root")
 # pycache's writes of a layer's requirements file: BuildKit runs them again (in no time) on every
 # build, since the install's cache key is the file's content; bookkeeping, not build work.
 HELPER = re.compile(r": write /pycache/")
