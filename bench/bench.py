@@ -31,6 +31,8 @@ the project's smoke line. The whole history is repeated RUNS times; the report g
 pycache/Dockerfile ratios.
 
 Usage: bench/run.sh [--runs N] [--projects a,b] [--scenarios a,b] [--out FILE] [--logs DIR]
+       bench/bench.py --report FILE[,FILE…]   the table again from saved results (no builds); the
+                                              runs of several files are numbered on
 With --scenarios, the commits of the scenarios left out are still made (the history stays the
 same), and the previous commit is built, untimed, where a chosen scenario needs a warm builder.
 """
@@ -562,7 +564,19 @@ def main():
     ap.add_argument("--scenarios", default="", help=f"comma-separated, of: {','.join(SCENARIOS)} (default: all)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.jsonl"))
     ap.add_argument("--logs", default="", help="keep every build's rawjson progress in this directory")
+    ap.add_argument("--report", default="", help="print the table of saved results (comma-separated .jsonl files) and exit")
     args = ap.parse_args()
+    if args.report:
+        results, offset = [], 0
+        for f in args.report.split(","):
+            saved = [json.loads(line) for line in Path(f).read_text().splitlines() if line.strip()]
+            for r in saved:
+                r["run"] += offset
+            offset = max([offset] + [r["run"] for r in saved])
+            results += saved
+        shown = [s for s in SCENARIOS if any(r["scenario"] == s for r in results)]
+        print(report(results, offset, shown))
+        return
     global LOGS
     LOGS = Path(args.logs) if args.logs else None
     wanted = [s for s in args.scenarios.split(",") if s] or SCENARIOS
