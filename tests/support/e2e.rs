@@ -118,7 +118,34 @@ pub fn build(engine: &Engine, dir: &Path, tag: &str, extra: &[&str]) -> Build {
 
 /// `docker buildx build -f file dir`, tagged `tag`, with rawjson progress; the frontend is the
 /// file's own (a Dockerfile without `# syntax=` gets the engine's built-in one).
+///
+/// A build that fails on a transient network fault of this machine (a download timing out or a
+/// name lookup refused under the burst of parallel layer downloads) is tried again, up to three
+/// times, and says so on stderr: such a fault is not what any test is about.
 pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
+    const TRANSIENT: [&str; 4] = [
+        "network timeout",
+        "Temporary failure in name resolution",
+        "failed to lookup address",
+        "operation timed out",
+    ];
+    let mut attempt = 1;
+    loop {
+        let b = build_file_once(engine, file, dir, tag, extra);
+        let fault = TRANSIENT.iter().find(|t| !b.ok && b.stderr.contains(**t));
+        match fault {
+            Some(fault) if attempt < 3 => {
+                eprintln!(
+                    "build of {tag} failed on a transient network fault ({fault}); trying again"
+                );
+                attempt += 1;
+            }
+            _ => return b,
+        }
+    }
+}
+
+fn build_file_once(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
     let out = engine
         .docker()
         .args([
