@@ -54,6 +54,14 @@ enum Command {
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// Print an equivalent Dockerfile for the built-in Dockerfile frontend (eject).
+    Dockerfile {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Start with `# syntax=IMAGE` (none by default: the engine's built-in frontend).
+        #[arg(long, value_name = "IMAGE")]
+        syntax: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -237,6 +245,7 @@ pub fn run() -> i32 {
         Command::Explain { build } => cmd_explain(&build),
         Command::Check { build } => cmd_check(&build),
         Command::Config { build } => cmd_config(&build),
+        Command::Dockerfile { build, syntax } => cmd_dockerfile(&build, syntax),
     };
     match result {
         Ok(()) => 0,
@@ -290,6 +299,23 @@ fn cmd_config(args: &BuildArgs) -> Result<(), Failure> {
     let mut text = serde_json::to_string_pretty(&config).map_err(anyhow::Error::from)?;
     text.push('\n');
     write_stdout(text.as_bytes())
+}
+
+fn cmd_dockerfile(args: &BuildArgs, syntax: Option<String>) -> Result<(), Failure> {
+    let loaded = load(args)?;
+    let plan = plan_build(&loaded.inputs())?;
+    let opts = crate::dockerfile::Options {
+        syntax,
+        // The name alone: the header is the same wherever the command ran.
+        recipe_file: args
+            .file
+            .as_deref()
+            .and_then(Path::file_name)
+            .map_or(DEFAULT_RECIPE.to_owned(), |n| {
+                n.to_string_lossy().into_owned()
+            }),
+    };
+    write_stdout(crate::dockerfile::dockerfile(&plan, &opts)?.as_bytes())
 }
 
 /// Checks the default target and every named target; all problems at once.

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod detect;
 pub mod diag;
+pub mod dockerfile;
 pub mod gateway;
 pub mod image;
 pub mod image_ref;
