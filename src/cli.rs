@@ -54,6 +54,22 @@ enum Command {
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// Write a commented pycache.toml for the project in DIR (never over one, unless --force).
+    Init {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing pycache.toml.
+        #[arg(long)]
+        force: bool,
+        /// The frontend image of the `# syntax=` line; default $PYCACHE_FRONTEND_IMAGE, else
+        /// local/pycache-frontend:dev.
+        #[arg(long, value_name = "IMAGE")]
+        syntax: Option<String>,
+        /// The base image, instead of python:3.X-slim.
+        #[arg(long, value_name = "IMAGE")]
+        base: Option<String>,
+    },
     /// Print an equivalent Dockerfile for the built-in Dockerfile frontend (eject).
     Dockerfile {
         #[command(flatten)]
@@ -246,6 +262,12 @@ pub fn run() -> i32 {
         Command::Check { build } => cmd_check(&build),
         Command::Config { build } => cmd_config(&build),
         Command::Dockerfile { build, syntax } => cmd_dockerfile(&build, syntax),
+        Command::Init {
+            dir,
+            force,
+            syntax,
+            base,
+        } => cmd_init(&dir, force, syntax, base),
     };
     match result {
         Ok(()) => 0,
@@ -299,6 +321,38 @@ fn cmd_config(args: &BuildArgs) -> Result<(), Failure> {
     let mut text = serde_json::to_string_pretty(&config).map_err(anyhow::Error::from)?;
     text.push('\n');
     write_stdout(text.as_bytes())
+}
+
+fn cmd_init(
+    dir: &Path,
+    force: bool,
+    syntax: Option<String>,
+    base: Option<String>,
+) -> Result<(), Failure> {
+    use crate::init::{InitError, Options, init_dir};
+    let syntax = syntax
+        .or_else(|| std::env::var("PYCACHE_FRONTEND_IMAGE").ok())
+        .unwrap_or_else(|| crate::DEFAULT_FRONTEND_IMAGE.to_owned());
+    match init_dir(dir, &Options { syntax, base }, force) {
+        Ok(path) => {
+            eprintln!(
+                "wrote {}; build with: docker buildx build -f {} {}",
+                display_name(&path),
+                display_name(&path),
+                display_name(dir)
+            );
+            Ok(())
+        }
+        Err(InitError::Exists(path)) => Err(usage_error(format!(
+            "{} exists; pycache init never replaces a recipe (--force does)",
+            display_name(&path)
+        ))
+        .into()),
+        Err(InitError::Invalid(d)) => Err(d.into()),
+        Err(InitError::Io(e)) => Err(anyhow::Error::from(e)
+            .context(format!("pycache init {}", dir.display()))
+            .into()),
+    }
 }
 
 fn cmd_dockerfile(args: &BuildArgs, syntax: Option<String>) -> Result<(), Failure> {

@@ -1,5 +1,7 @@
 //! Golden cases: each `testdata/<case>/` holds a recipe and a tiny project, and the expected
-//! `llb.json`, `explain.txt` and `image-config.json` (or `error.txt` for invalid input).
+//! `llb.json`, `explain.txt` and `image-config.json` (or `error.txt` for invalid input); valid
+//! cases also `Dockerfile.eject` (`pycache dockerfile`) and `pycache.init.toml` (`pycache init`
+//! of the same project, or `init-error.txt`).
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites them; never under `CI=true`.
 
 mod common;
@@ -60,6 +62,14 @@ fn golden_cases() {
                     "image-config.json",
                     &common::image_config_text(&plan),
                 ));
+                let eject = pycache::dockerfile::Options {
+                    syntax: None,
+                    recipe_file: "pycache.toml".into(),
+                };
+                let text = pycache::dockerfile::dockerfile(&plan, &eject)
+                    .unwrap_or_else(|d| format!("error:\n{d}"));
+                failures.extend(check(dir, "Dockerfile.eject", &text));
+                failures.extend(init_golden(dir));
             }
             Err(diags) => {
                 assert!(
@@ -76,4 +86,33 @@ fn golden_cases() {
         "golden mismatches:\n{}",
         failures.join("\n")
     );
+}
+
+/// `pycache init` of the case's project (its own recipe unread): the recipe it writes, or why
+/// it writes none.
+fn init_golden(dir: &Path) -> Option<String> {
+    let mut files = pycache::detect::ProjectFiles::from_dir(dir).unwrap();
+    files.files.remove("pycache.toml");
+    let opts = pycache::init::Options {
+        syntax: pycache::DEFAULT_FRONTEND_IMAGE.into(),
+        base: None,
+    };
+    match pycache::init::recipe_text(&files, &opts) {
+        Ok(text) => {
+            assert!(
+                !dir.join("init-error.txt").exists() || updating(),
+                "{}: init-error.txt is stale",
+                dir.display()
+            );
+            check(dir, "pycache.init.toml", &text)
+        }
+        Err(diags) => {
+            assert!(
+                !dir.join("pycache.init.toml").exists() || updating(),
+                "{}: init failed:\n{diags}",
+                dir.display()
+            );
+            check(dir, "init-error.txt", &diags.to_string())
+        }
+    }
 }
