@@ -70,6 +70,11 @@ enum Command {
         #[arg(long, value_name = "IMAGE")]
         base: Option<String>,
     },
+    /// Write a CI workflow that builds the recipe.
+    Ci {
+        #[command(subcommand)]
+        provider: CiProvider,
+    },
     /// Print an equivalent Dockerfile for the built-in Dockerfile frontend (eject).
     Dockerfile {
         #[command(flatten)]
@@ -78,6 +83,40 @@ enum Command {
         #[arg(long, value_name = "IMAGE")]
         syntax: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum CiProvider {
+    /// GitHub Actions: `.github/workflows/<image>.yml` (docs/ci.md).
+    Github(GithubArgs),
+}
+
+#[derive(Args, Debug)]
+struct GithubArgs {
+    /// The repository's root, where `.github/workflows/` goes.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The image's name; default the project's name.
+    #[arg(long)]
+    image: Option<String>,
+    /// Where to push: ghcr, dockerhub, or a registry host.
+    #[arg(long, default_value = "ghcr")]
+    registry: String,
+    /// The platforms to build, comma-separated.
+    #[arg(long, default_value = "linux/amd64,linux/arm64")]
+    platforms: String,
+    /// The cache backend: gha or registry.
+    #[arg(long, default_value = "gha")]
+    cache: String,
+    /// The build context (where pycache.toml is), relative to DIR.
+    #[arg(long, default_value = ".")]
+    context: String,
+    /// Replace an existing workflow.
+    #[arg(long)]
+    force: bool,
+    /// Print the workflow instead of writing it.
+    #[arg(long)]
+    stdout: bool,
 }
 
 #[derive(Args, Debug)]
@@ -262,6 +301,9 @@ pub fn run() -> i32 {
         Command::Check { build } => cmd_check(&build),
         Command::Config { build } => cmd_config(&build),
         Command::Dockerfile { build, syntax } => cmd_dockerfile(&build, syntax),
+        Command::Ci {
+            provider: CiProvider::Github(args),
+        } => cmd_ci_github(&args),
         Command::Init {
             dir,
             force,
@@ -353,6 +395,98 @@ fn cmd_init(
             .context(format!("pycache init {}", dir.display()))
             .into()),
     }
+}
+
+fn cmd_ci_github(args: &GithubArgs) -> Result<(), Failure> {
+    use crate::ci::{Cache, GithubOptions, Registry, github_path, github_workflow};
+    let registry =
+        Registry::parse(&args.registry).map_err(|e| usage_error(format!("--registry: {e}")))?;
+    let cache = Cache::parse(&args.cache).map_err(|e| usage_error(format!("--cache: {e}")))?;
+    let mut platforms = Vec::new();
+    for p in args
+        .platforms
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Platform::parse(p).map_err(|e| usage_error(format!("--platforms {p}: {e}")))?;
+        platforms.push(p.to_owned());
+    }
+    if platforms.is_empty() {
+        return Err(usage_error("--platforms: name at least one".into()).into());
+    }
+    let context = args.context.trim_end_matches('/');
+    let context = if context.is_empty() { "." } else { context };
+    let project_dir = args.dir.join(context);
+    if !project_dir.join(DEFAULT_RECIPE).exists() {
+        eprintln!(
+            "warning: {} has no {DEFAULT_RECIPE} yet: write one with pycache init",
+            display_name(&project_dir)
+        );
+    }
+    let image = match &args.image {
+        Some(name) => {
+            let clean = crate::init::image_name(name);
+            if &clean != name {
+                return Err(usage_error(format!(
+                    "--image {name}: an image name is lower case letters, digits, `.`, `_` and `-` (e.g. {clean})"
+                ))
+                .into());
+            }
+            clean
+        }
+        None => crate::init::image_name(&project_name(&project_dir)),
+    };
+    let recipe = if context == "." {
+        DEFAULT_RECIPE.to_owned()
+    } else {
+        format!("{context}/{DEFAULT_RECIPE}")
+    };
+    let text = github_workflow(&GithubOptions {
+        image: image.clone(),
+        registry,
+        platforms,
+        cache,
+        context: context.to_owned(),
+        recipe,
+    });
+    if args.stdout {
+        return write_stdout(text.as_bytes());
+    }
+    let path = args.dir.join(github_path(&image));
+    if path.exists() && !args.force {
+        return Err(usage_error(format!(
+            "{} exists; pycache ci github never replaces a workflow (--force does)",
+            display_name(&path)
+        ))
+        .into());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&path, text)?;
+    eprintln!("wrote {}", display_name(&path));
+    Ok(())
+}
+
+/// The project's name from its pyproject.toml, else the directory's.
+fn project_name(dir: &Path) -> String {
+    let from_pyproject = std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| crate::detect::pyproject::PyProject::parse(&t).ok())
+        .and_then(|p| {
+            p.name()
+                .map(str::to_owned)
+                .or_else(|| p.poetry().and_then(|t| t.name.clone()))
+        });
+    from_pyproject
+        .or_else(|| {
+            std::fs::canonicalize(dir)
+                .ok()?
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "app".into())
 }
 
 fn cmd_dockerfile(args: &BuildArgs, syntax: Option<String>) -> Result<(), Failure> {

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ci;
 pub mod cli;
 pub mod detect;
 pub mod diag;
