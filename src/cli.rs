@@ -417,6 +417,18 @@ fn cmd_ci_github(args: &GithubArgs) -> Result<(), Failure> {
     }
     let context = args.context.trim_end_matches('/');
     let context = if context.is_empty() { "." } else { context };
+    // It is written into the workflow's YAML as it is: a plain relative path only.
+    if context.starts_with('/')
+        || context.split('/').any(|part| part == "..")
+        || !context
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+    {
+        return Err(usage_error(format!(
+            "--context {context}: a relative path inside the repository, of letters, digits, `.`, `_`, `-` and `/`"
+        ))
+        .into());
+    }
     let project_dir = args.dir.join(context);
     if !project_dir.join(DEFAULT_RECIPE).exists() {
         eprintln!(
