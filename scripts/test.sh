@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit, golden, determinism, fake-bridge gateway tests, and
+# Runs every test: formatting, lints, unit, golden, determinism, fake-bridge gateway tests, the
+# generated GitHub Actions workflows through actionlint, and
 # the end-to-end builds on pycache's own engines (set up by scripts/setup.sh), never on the
 # developer's: around the tests, scripts/user-cache.sh proves the developer's build cache survived.
 # The E2E tests are #[ignore]d, so a plain `cargo test` lists them as ignored; here they run with
@@ -38,4 +39,7 @@ else
   log "unit, golden, determinism and gateway tests (no engine; the E2E tests show as ignored)"
   cargo test --quiet
 fi
+# Every workflow `pycache ci github` writes, and the committed example, through actionlint
+# (installed from PyPI into $PYCACHE_CACHE; a missing actionlint fails here, never skips).
+log "actionlint"; "$here/actionlint.sh"
 log "all tests passed in $(( $(date +%s) - T0 )) s"

@@ -54,6 +54,69 @@ enum Command {
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// Write a commented pycache.toml for the project in DIR (never over one, unless --force).
+    Init {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing pycache.toml.
+        #[arg(long)]
+        force: bool,
+        /// The frontend image of the `# syntax=` line; default $PYCACHE_FRONTEND_IMAGE, else
+        /// local/pycache-frontend:dev.
+        #[arg(long, value_name = "IMAGE")]
+        syntax: Option<String>,
+        /// The base image, instead of python:3.X-slim.
+        #[arg(long, value_name = "IMAGE")]
+        base: Option<String>,
+    },
+    /// Write a CI workflow that builds the recipe.
+    Ci {
+        #[command(subcommand)]
+        provider: CiProvider,
+    },
+    /// Print an equivalent Dockerfile for the built-in Dockerfile frontend (eject).
+    Dockerfile {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Start with `# syntax=IMAGE` (none by default: the engine's built-in frontend).
+        #[arg(long, value_name = "IMAGE")]
+        syntax: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CiProvider {
+    /// GitHub Actions: `.github/workflows/<image>.yml` (docs/ci.md).
+    Github(GithubArgs),
+}
+
+#[derive(Args, Debug)]
+struct GithubArgs {
+    /// The repository's root, where `.github/workflows/` goes.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The image's name; default the project's name.
+    #[arg(long)]
+    image: Option<String>,
+    /// Where to push: ghcr, dockerhub, or a registry host.
+    #[arg(long, default_value = "ghcr")]
+    registry: String,
+    /// The platforms to build, comma-separated.
+    #[arg(long, default_value = "linux/amd64,linux/arm64")]
+    platforms: String,
+    /// The cache backend: gha or registry.
+    #[arg(long, default_value = "gha")]
+    cache: String,
+    /// The build context (where pycache.toml is), relative to DIR.
+    #[arg(long, default_value = ".")]
+    context: String,
+    /// Replace an existing workflow.
+    #[arg(long)]
+    force: bool,
+    /// Print the workflow instead of writing it.
+    #[arg(long)]
+    stdout: bool,
 }
 
 #[derive(Args, Debug)]
@@ -237,6 +300,16 @@ pub fn run() -> i32 {
         Command::Explain { build } => cmd_explain(&build),
         Command::Check { build } => cmd_check(&build),
         Command::Config { build } => cmd_config(&build),
+        Command::Dockerfile { build, syntax } => cmd_dockerfile(&build, syntax),
+        Command::Ci {
+            provider: CiProvider::Github(args),
+        } => cmd_ci_github(&args),
+        Command::Init {
+            dir,
+            force,
+            syntax,
+            base,
+        } => cmd_init(&dir, force, syntax, base),
     };
     match result {
         Ok(()) => 0,
@@ -290,6 +363,159 @@ fn cmd_config(args: &BuildArgs) -> Result<(), Failure> {
     let mut text = serde_json::to_string_pretty(&config).map_err(anyhow::Error::from)?;
     text.push('\n');
     write_stdout(text.as_bytes())
+}
+
+fn cmd_init(
+    dir: &Path,
+    force: bool,
+    syntax: Option<String>,
+    base: Option<String>,
+) -> Result<(), Failure> {
+    use crate::init::{InitError, Options, init_dir};
+    let syntax = syntax
+        .or_else(|| std::env::var("PYCACHE_FRONTEND_IMAGE").ok())
+        .unwrap_or_else(|| crate::DEFAULT_FRONTEND_IMAGE.to_owned());
+    match init_dir(dir, &Options { syntax, base }, force) {
+        Ok(path) => {
+            eprintln!(
+                "wrote {}; build with: docker buildx build -f {} {}",
+                display_name(&path),
+                display_name(&path),
+                display_name(dir)
+            );
+            Ok(())
+        }
+        Err(InitError::Exists(path)) => Err(usage_error(format!(
+            "{} exists; pycache init never replaces a recipe (--force does)",
+            display_name(&path)
+        ))
+        .into()),
+        Err(InitError::Invalid(d)) => Err(d.into()),
+        Err(InitError::Io(e)) => Err(anyhow::Error::from(e)
+            .context(format!("pycache init {}", dir.display()))
+            .into()),
+    }
+}
+
+fn cmd_ci_github(args: &GithubArgs) -> Result<(), Failure> {
+    use crate::ci::{Cache, GithubOptions, Registry, github_path, github_workflow};
+    let registry =
+        Registry::parse(&args.registry).map_err(|e| usage_error(format!("--registry: {e}")))?;
+    let cache = Cache::parse(&args.cache).map_err(|e| usage_error(format!("--cache: {e}")))?;
+    let mut platforms = Vec::new();
+    for p in args
+        .platforms
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Platform::parse(p).map_err(|e| usage_error(format!("--platforms {p}: {e}")))?;
+        platforms.push(p.to_owned());
+    }
+    if platforms.is_empty() {
+        return Err(usage_error("--platforms: name at least one".into()).into());
+    }
+    let context = args.context.trim_end_matches('/');
+    let context = if context.is_empty() { "." } else { context };
+    // It is written into the workflow's YAML as it is: a plain relative path only.
+    if context.starts_with('/')
+        || context.split('/').any(|part| part == "..")
+        || !context
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+    {
+        return Err(usage_error(format!(
+            "--context {context}: a relative path inside the repository, of letters, digits, `.`, `_`, `-` and `/`"
+        ))
+        .into());
+    }
+    let project_dir = args.dir.join(context);
+    if !project_dir.join(DEFAULT_RECIPE).exists() {
+        eprintln!(
+            "warning: {} has no {DEFAULT_RECIPE} yet: write one with pycache init",
+            display_name(&project_dir)
+        );
+    }
+    let image = match &args.image {
+        Some(name) => {
+            let clean = crate::init::image_name(name);
+            if &clean != name {
+                return Err(usage_error(format!(
+                    "--image {name}: an image name is lower case letters, digits, `.`, `_` and `-` (e.g. {clean})"
+                ))
+                .into());
+            }
+            clean
+        }
+        None => crate::init::image_name(&project_name(&project_dir)),
+    };
+    let recipe = if context == "." {
+        DEFAULT_RECIPE.to_owned()
+    } else {
+        format!("{context}/{DEFAULT_RECIPE}")
+    };
+    let text = github_workflow(&GithubOptions {
+        image: image.clone(),
+        registry,
+        platforms,
+        cache,
+        context: context.to_owned(),
+        recipe,
+    });
+    if args.stdout {
+        return write_stdout(text.as_bytes());
+    }
+    let path = args.dir.join(github_path(&image));
+    if path.exists() && !args.force {
+        return Err(usage_error(format!(
+            "{} exists; pycache ci github never replaces a workflow (--force does)",
+            display_name(&path)
+        ))
+        .into());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&path, text)?;
+    eprintln!("wrote {}", display_name(&path));
+    Ok(())
+}
+
+/// The project's name from its pyproject.toml, else the directory's.
+fn project_name(dir: &Path) -> String {
+    let from_pyproject = std::fs::read_to_string(dir.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| crate::detect::pyproject::PyProject::parse(&t).ok())
+        .and_then(|p| {
+            p.name()
+                .map(str::to_owned)
+                .or_else(|| p.poetry().and_then(|t| t.name.clone()))
+        });
+    from_pyproject
+        .or_else(|| {
+            std::fs::canonicalize(dir)
+                .ok()?
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "app".into())
+}
+
+fn cmd_dockerfile(args: &BuildArgs, syntax: Option<String>) -> Result<(), Failure> {
+    let loaded = load(args)?;
+    let plan = plan_build(&loaded.inputs())?;
+    let opts = crate::dockerfile::Options {
+        syntax,
+        // The name alone: the header is the same wherever the command ran.
+        recipe_file: args
+            .file
+            .as_deref()
+            .and_then(Path::file_name)
+            .map_or(DEFAULT_RECIPE.to_owned(), |n| {
+                n.to_string_lossy().into_owned()
+            }),
+    };
+    write_stdout(crate::dockerfile::dockerfile(&plan, &opts)?.as_bytes())
 }
 
 /// Checks the default target and every named target; all problems at once.

@@ -6,12 +6,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ci;
 pub mod cli;
 pub mod detect;
 pub mod diag;
+pub mod dockerfile;
 pub mod gateway;
 pub mod image;
 pub mod image_ref;
+pub mod init;
 pub mod llb;
 pub mod lock;
 pub mod lower;
@@ -29,6 +32,10 @@ use platform::Platform;
 
 /// The recipe file name when none is given: what `-f` defaults to.
 pub const DEFAULT_RECIPE: &str = "pycache.toml";
+
+/// The frontend image `init` names in `# syntax=` unless told otherwise: the one
+/// `scripts/frontend-image.sh` builds (`PYCACHE_FRONTEND_IMAGE` or `--syntax` for a published one).
+pub const DEFAULT_FRONTEND_IMAGE: &str = "local/pycache-frontend:dev";
 
 /// Everything the pure pipeline needs, whoever read it (CLI from disk, frontend from BuildKit).
 #[derive(Clone, Debug)]

@@ -1,5 +1,8 @@
 //! Golden cases: each `testdata/<case>/` holds a recipe and a tiny project, and the expected
-//! `llb.json`, `explain.txt` and `image-config.json` (or `error.txt` for invalid input).
+//! `llb.json`, `explain.txt` and `image-config.json` (or `error.txt` for invalid input); valid
+//! cases also `Dockerfile.eject` (`pycache dockerfile`) and `pycache.init.toml` (`pycache init`
+//! of the same project, or `init-error.txt`). The GitHub Actions example of the demo project is
+//! checked against `pycache ci github` too.
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites them; never under `CI=true`.
 
 mod common;
@@ -60,6 +63,14 @@ fn golden_cases() {
                     "image-config.json",
                     &common::image_config_text(&plan),
                 ));
+                let eject = pycache::dockerfile::Options {
+                    syntax: None,
+                    recipe_file: "pycache.toml".into(),
+                };
+                let text = pycache::dockerfile::dockerfile(&plan, &eject)
+                    .unwrap_or_else(|d| format!("error:\n{d}"));
+                failures.extend(check(dir, "Dockerfile.eject", &text));
+                failures.extend(init_golden(dir));
             }
             Err(diags) => {
                 assert!(
@@ -76,4 +87,54 @@ fn golden_cases() {
         "golden mismatches:\n{}",
         failures.join("\n")
     );
+}
+
+/// `pycache init` of the case's project (its own recipe unread): the recipe it writes, or why
+/// it writes none.
+fn init_golden(dir: &Path) -> Option<String> {
+    let mut files = pycache::detect::ProjectFiles::from_dir(dir).unwrap();
+    files.files.remove("pycache.toml");
+    let opts = pycache::init::Options {
+        syntax: pycache::DEFAULT_FRONTEND_IMAGE.into(),
+        base: None,
+    };
+    match pycache::init::recipe_text(&files, &opts) {
+        Ok(text) => {
+            assert!(
+                !dir.join("init-error.txt").exists() || updating(),
+                "{}: init-error.txt is stale",
+                dir.display()
+            );
+            check(dir, "pycache.init.toml", &text)
+        }
+        Err(diags) => {
+            assert!(
+                !dir.join("pycache.init.toml").exists() || updating(),
+                "{}: init failed:\n{diags}",
+                dir.display()
+            );
+            check(dir, "init-error.txt", &diags.to_string())
+        }
+    }
+}
+
+/// The committed workflow of `examples/github-actions/` is what `pycache ci github` writes for
+/// the demo project (`scripts/demo.sh` builds testdata/uv-minimal).
+#[test]
+fn github_actions_example_is_current() {
+    let text = pycache::ci::github_workflow(&pycache::ci::GithubOptions {
+        image: "hello".into(),
+        registry: pycache::ci::Registry::Ghcr,
+        platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+        cache: pycache::ci::Cache::Gha,
+        context: ".".into(),
+        recipe: "pycache.toml".into(),
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github-actions");
+    let path = pycache::ci::github_path("hello");
+    if updating() {
+        std::fs::create_dir_all(dir.join(".github/workflows")).unwrap();
+    }
+    let failure = check(&dir, &path, &text);
+    assert!(failure.is_none(), "{}", failure.unwrap_or_default());
 }

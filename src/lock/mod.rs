@@ -46,6 +46,9 @@ pub struct LockedPackage {
     pub size: u64,
     /// The PEP 508 marker under which it is installed; `None` when always.
     pub marker: Option<String>,
+    /// The lock lists no wheel that fits the target but an sdist: it is built from source,
+    /// which may need compilers and headers (`pycache init` names the apt packages).
+    pub sdist_only: bool,
 }
 
 impl LockedPackage {
@@ -184,6 +187,7 @@ mod tests {
             version: "4.12.2".into(),
             source: PackageSource::Registry("https://pypi.org/simple".into()),
             hashes: vec!["sha256:aa".into(), "sha256:bb".into()],
+            sdist_only: false,
             size: 1,
             marker: Some("python_full_version < '3.13'".into()),
         };

@@ -308,6 +308,8 @@ fn installed(
     marker: Option<String>,
     target: &Target,
 ) -> Result<Installed, String> {
+    let sdist_only =
+        pkg.sdist.is_some() && !pkg.wheels.iter().any(|w| wheel_fits(w.file(), target));
     let third_party = |source, hashes, size| {
         Installed::ThirdParty(LockedPackage {
             name: name.to_owned(),
@@ -316,6 +318,7 @@ fn installed(
             hashes,
             size,
             marker: marker.clone(),
+            sdist_only,
         })
     };
     if let Some(vcs) = &pkg.vcs {

@@ -71,6 +71,8 @@ pub fn select(
                 hashes,
                 size: 0,
                 marker,
+                // A requirements file does not say which files exist.
+                sdist_only: false,
             });
         }
     }

@@ -265,6 +265,12 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
         },
         size,
         marker,
+        sdist_only: artifacts.sdist.is_some()
+            && !artifacts.wheels.iter().any(|w| {
+                w.url
+                    .as_deref()
+                    .is_none_or(|u| super::wheel_fits(u, target))
+            }),
     }
 }
 

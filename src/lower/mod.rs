@@ -160,7 +160,7 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
 }
 
 /// The directories a project layer copies: the workdir, and the venv when it is elsewhere.
-fn project_roots(workdir: &str) -> Vec<String> {
+pub(crate) fn project_roots(workdir: &str) -> Vec<String> {
     let under = |dir: &str, root: &str| {
         root == "/" || dir == root || dir.starts_with(&format!("{}/", root.trim_end_matches('/')))
     };

@@ -203,6 +203,7 @@ mod tests {
             hashes: vec![format!("sha256:{name}")],
             size,
             marker: None,
+            sdist_only: false,
         }
     }
 

@@ -24,7 +24,7 @@ mod pip;
 mod repro;
 mod runtime;
 mod select;
-mod shell;
+pub(crate) mod shell;
 mod source;
 mod uv;
 
@@ -212,6 +212,8 @@ pub struct Environment {
     /// The lock the dependencies were read from and how, when the manager does not say it
     /// (poetry.lock and pylock.toml, installed with uv).
     pub lock: Option<String>,
+    /// The locked packages built from their sdist for the target (no wheel fits it), by name.
+    pub from_source: Vec<String>,
 }
 
 /// One layer of locked dependencies: its install step and what it installs.

@@ -68,6 +68,8 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
         project: project_step(pip, &env, ctx),
         single_layer_reason,
         lock: None,
+        // Requirements files do not say which packages have wheels.
+        from_source: Vec::new(),
     }
 }
 

@@ -471,6 +471,10 @@ fn installed(
         // poetry.lock records no sizes.
         size: 0,
         marker,
+        sdist_only: files.iter().any(|(f, _)| f.is_some_and(is_sdist))
+            && !files
+                .iter()
+                .any(|(f, _)| f.is_some_and(|f| wheel_fits(f, target))),
     }))
 }
 
