@@ -202,9 +202,18 @@ mod tests {
         let d = parse("requirements.txt", text).unwrap_err();
         let shown = d.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("https://***@pkgs.example.com/simple"), "{shown}");
+        assert!(
+            shown.contains("https://***@pkgs.example.com/simple"),
+            "{shown}"
+        );
         assert_eq!(d.line_col(), Some((1, 1)));
-        assert!(parse("requirements.txt", "--index-url https://pkgs.example.com/a@b\n").is_ok());
+        assert!(
+            parse(
+                "requirements.txt",
+                "--index-url https://pkgs.example.com/a@b\n"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

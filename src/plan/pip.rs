@@ -3,11 +3,11 @@
 //! files bind-mounted alone; the source; and the project when it is installable.
 
 use super::repro::{normalize_mtimes, reproducible_env};
+use super::secrets::Credentials;
 use super::{
     Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
     Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers, secrets, shell, source,
 };
-use super::secrets::Credentials;
 use crate::detect::PipProject;
 use crate::lock;
 use crate::recipe::Recipe;

@@ -109,8 +109,9 @@ pub(super) fn pip(recipe: &Recipe) -> Credentials {
     if secrets.is_empty() {
         return c;
     }
-    c.script
-        .push_str(&format!(": > {NETRC}\nchmod 600 {NETRC}\nexport NETRC={NETRC}\n"));
+    c.script.push_str(&format!(
+        ": > {NETRC}\nchmod 600 {NETRC}\nexport NETRC={NETRC}\n"
+    ));
     for (id, secret) in secrets {
         let file = mount(&mut c, id, secret);
         let unfit = shell::quote(&format!(
@@ -182,7 +183,10 @@ corp = { url = "https://pypi.corp.example/simple/", username = "deploy" }
             uv_index(&r, "https://pypi.org/simple"),
             "https://pypi.org/simple"
         );
-        let c = uv(&r, &["http://10.0.0.1:8080/simple/", "https://pypi.org/simple"]);
+        let c = uv(
+            &r,
+            &["http://10.0.0.1:8080/simple/", "https://pypi.org/simple"],
+        );
         assert_eq!(c.mounts.len(), 1);
         assert_eq!(c.mounts[0].target, "/run/secrets/other.idx");
         assert_eq!(
@@ -217,7 +221,10 @@ corp = { url = "https://pypi.corp.example/simple/", username = "deploy" }
 
     #[test]
     fn netrc_hosts_have_no_port_or_user() {
-        assert_eq!(host("https://pypi.corp.example/simple"), "pypi.corp.example");
+        assert_eq!(
+            host("https://pypi.corp.example/simple"),
+            "pypi.corp.example"
+        );
         assert_eq!(host("http://10.0.0.1:8080/simple"), "10.0.0.1");
         assert_eq!(host("http://[::1]:8080/simple"), "::1");
         assert_eq!(host("https://h.example"), "h.example");

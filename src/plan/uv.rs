@@ -101,7 +101,6 @@ fn env(recipe: &Recipe) -> Vec<(String, String)> {
     env
 }
 
-
 fn cache(suffix: &str) -> CacheMount {
     CacheMount {
         id: format!("pycache-uv-{suffix}"),

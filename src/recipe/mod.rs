@@ -450,7 +450,10 @@ fn index_secrets(r: &mut Reader, sec: &mut Section) -> BTreeMap<String, Sp<Index
                 Some("say which index the secret is the password of: url = \"https://pypi.example.com/simple\"".into());
             continue;
         };
-        out.insert(id_str, Spanned::new(id.span(), IndexSecret { url, username }));
+        out.insert(
+            id_str,
+            Spanned::new(id.span(), IndexSecret { url, username }),
+        );
     }
     // Its keys are the user's own secret ids: none is unknown.
     out
@@ -844,7 +847,10 @@ fn validate_index_secrets(secrets: &BTreeMap<String, Sp<IndexSecret>>, r: &mut R
             d.help = Some(help);
             d.redact_credentials();
         } else if let Some(other) = by_url.insert(normalize_index_url(url.get_ref()), id) {
-            let msg = format!("index secrets `{other}` and `{id}` are both for {}", url.get_ref());
+            let msg = format!(
+                "index secrets `{other}` and `{id}` are both for {}",
+                url.get_ref()
+            );
             r.error(url.span(), msg).help =
                 Some("an index has one password: keep one of them".into());
         }
@@ -954,14 +960,38 @@ mod tests {
     #[test]
     fn index_secrets_are_checked() {
         let cases = [
-            ("\"a b\" = { url = \"https://h.example/simple\" }", "`a b` is not a usable secret id"),
-            ("corp = \"https://h.example/simple\"", "index secret `corp` must be a table"),
-            ("corp = { username = \"x\" }", "index secret `corp` has no `url`"),
-            ("corp = { url = \"https://h.example/simple\", user = \"x\" }", "unknown key `user` in [python.index-secrets.corp]"),
-            ("corp = { url = \"https://u:hunter2@h.example/simple\" }", "url `https://***@h.example/simple` has credentials in it"),
-            ("corp = { url = \"https://h.example/simple\", username = \"a:b\" }", "username `a:b` cannot be sent to an index"),
-            ("a-b = { url = \"https://h.example/simple\" }\n\"a.b\" = { url = \"https://i.example/simple\" }", "give uv the same variables (UV_INDEX_A_B_PASSWORD)"),
-            ("a = { url = \"https://h.example/simple\" }\nb = { url = \"https://h.example/simple/\" }", "index secrets `a` and `b` are both for"),
+            (
+                "\"a b\" = { url = \"https://h.example/simple\" }",
+                "`a b` is not a usable secret id",
+            ),
+            (
+                "corp = \"https://h.example/simple\"",
+                "index secret `corp` must be a table",
+            ),
+            (
+                "corp = { username = \"x\" }",
+                "index secret `corp` has no `url`",
+            ),
+            (
+                "corp = { url = \"https://h.example/simple\", user = \"x\" }",
+                "unknown key `user` in [python.index-secrets.corp]",
+            ),
+            (
+                "corp = { url = \"https://u:hunter2@h.example/simple\" }",
+                "url `https://***@h.example/simple` has credentials in it",
+            ),
+            (
+                "corp = { url = \"https://h.example/simple\", username = \"a:b\" }",
+                "username `a:b` cannot be sent to an index",
+            ),
+            (
+                "a-b = { url = \"https://h.example/simple\" }\n\"a.b\" = { url = \"https://i.example/simple\" }",
+                "give uv the same variables (UV_INDEX_A_B_PASSWORD)",
+            ),
+            (
+                "a = { url = \"https://h.example/simple\" }\nb = { url = \"https://h.example/simple/\" }",
+                "index secrets `a` and `b` are both for",
+            ),
         ];
         for (entries, want) in cases {
             let text = format!("[python.index-secrets]\n{entries}\n");
@@ -980,7 +1010,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
-        assert!(err.contains("2 | index-url = \"https://***@pypi.example.com/simple\""), "{err}");
+        assert!(
+            err.contains("2 | index-url = \"https://***@pypi.example.com/simple\""),
+            "{err}"
+        );
     }
 
     #[test]
