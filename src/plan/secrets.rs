@@ -219,6 +219,77 @@ corp = { url = "https://pypi.corp.example/simple/", username = "deploy" }
         assert!(c.script.contains("pass --secret id=corp,env=VARIABLE or --secret id=corp,src=FILE to docker buildx build' >&2; exit 1; }\n"));
     }
 
+    /// The plan of golden case `case` with apt packages of both kinds added: each step's id
+    /// and the ids of the secrets it mounts.
+    fn mounted(case: &str) -> Vec<(super::super::StepId, Vec<String>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(case);
+        let files = crate::detect::ProjectFiles::from_dir(&dir).unwrap();
+        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap()
+            + "\n[apt]\npackages = [\"libpq5\"]\nbuild-packages = [\"gcc\"]\n";
+        let plan = crate::plan_build(&crate::Inputs {
+            recipe_file: "pycache.toml",
+            recipe_text: &text,
+            recipe_dockerignore: None,
+            files: &files,
+            target: "",
+            build_args: &Default::default(),
+            platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
+            facts: Default::default(),
+        })
+        .unwrap();
+        plan.steps()
+            .map(|step| {
+                let ids = match &step.action {
+                    super::super::Action::Run(run) => {
+                        run.secrets.iter().map(|s| s.id.clone()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                (step.id, ids)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_the_steps_installing_from_an_index_get_its_secret() {
+        use super::super::StepId;
+        let uv = mounted("uv-private-index");
+        let with: Vec<_> = uv.iter().filter(|(_, ids)| !ids.is_empty()).collect();
+        // idna comes through the mirror, six from the company's index; the project's build
+        // backend through the mirror.
+        assert_eq!(
+            with.iter()
+                .map(|(id, ids)| (*id, ids.join(",")))
+                .collect::<Vec<_>>(),
+            [
+                (StepId::Dependencies(0), "mirror".into()),
+                (StepId::Dependencies(1), "corp,mirror".into()),
+                (StepId::Project, "mirror".into()),
+            ]
+        );
+        for id in [
+            StepId::AptRuntime,
+            StepId::AptBuild,
+            StepId::User,
+            StepId::Uv,
+            StepId::Venv,
+            StepId::Check,
+        ] {
+            assert!(
+                uv.iter().any(|(s, ids)| *s == id && ids.is_empty()),
+                "{id:?}: {uv:?}"
+            );
+        }
+        let pip = mounted("pip-private-index");
+        for (id, ids) in &pip {
+            let installs = matches!(id, StepId::Dependencies(_) | StepId::Project);
+            assert_eq!(ids.is_empty(), !installs, "{id:?}: {pip:?}");
+        }
+        assert!(pip.iter().any(|(id, _)| *id == StepId::Dependencies(1)));
+    }
+
     #[test]
     fn netrc_hosts_have_no_port_or_user() {
         assert_eq!(
