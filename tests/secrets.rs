@@ -187,8 +187,17 @@ fn index_secret(url: &str) -> String {
     )
 }
 
+/// A scratch copy of a test project, removed on drop, failed test or not.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `testdata/uv-minimal` in a scratch directory, its lock taking six from `url`.
-fn uv_project(n: u128, url: &str) -> PathBuf {
+fn uv_project(n: u128, url: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("pycache-secrets-uv-{n}"));
     copy_dir(&testdata("uv-minimal"), &dir);
     let lock = std::fs::read_to_string(dir.join("uv.lock")).unwrap();
@@ -201,11 +210,11 @@ fn uv_project(n: u128, url: &str) -> PathBuf {
     let mut recipe = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
     recipe.push_str(&index_secret(url));
     std::fs::write(dir.join("pycache.toml"), recipe).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// `testdata/pip-hashes` in a scratch directory, its requirements from `url`.
-fn pip_project(n: u128, url: &str) -> PathBuf {
+fn pip_project(n: u128, url: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("pycache-secrets-pip-{n}"));
     copy_dir(&testdata("pip-hashes"), &dir);
     let reqs = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
@@ -215,7 +224,7 @@ fn pip_project(n: u128, url: &str) -> PathBuf {
     let mut recipe = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
     recipe.push_str(&index_secret(url));
     std::fs::write(dir.join("pycache.toml"), recipe).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// Everything a build printed: rawjson's logs decoded, vertex names and errors, other lines.
@@ -443,7 +452,7 @@ fn uv_and_pip_projects_install_from_a_password_protected_index_that_leaves_no_tr
     build_and_search(
         &engine,
         &index,
-        &uv,
+        &uv.0,
         "pycache-e2e/secrets-uv:latest",
         "six 1.17.0",
     );
@@ -451,7 +460,7 @@ fn uv_and_pip_projects_install_from_a_password_protected_index_that_leaves_no_tr
     build_and_search(
         &engine,
         &index,
-        &pip,
+        &pip.0,
         "pycache-e2e/secrets-pip:latest",
         "pip demo 1.17.0 example.com",
     );
@@ -467,9 +476,6 @@ fn uv_and_pip_projects_install_from_a_password_protected_index_that_leaves_no_tr
             "the index served no {wheel}:\n{requests}"
         );
     }
-    for dir in [uv, pip] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }
 
 #[test]
@@ -481,10 +487,11 @@ fn a_missing_or_empty_secret_fails_naming_it_and_the_flag_to_pass() {
     // A URL never built before (so the step runs); nothing needs to answer there: the step
     // stops before uv asks.
     let url = format!("http://{HOST}:9/simple-{n}");
-    let dir = uv_project(n, &url);
+    let scratch = uv_project(n, &url);
+    let dir = &scratch.0;
     let tag = "pycache-e2e/secrets-missing:latest";
 
-    let missing = build(&engine, &dir, tag, &[]);
+    let missing = build(&engine, dir, tag, &[]);
     assert!(!missing.ok, "a build without the secret succeeded");
     let log = full_log(&missing);
     let want = format!(
@@ -492,10 +499,10 @@ fn a_missing_or_empty_secret_fails_naming_it_and_the_flag_to_pass() {
     );
     assert!(log.contains(&want), "{}", log_tail(&missing));
 
-    let empty = std::env::temp_dir().join(format!("pycache-secrets-empty-{n}"));
+    let empty = dir.join("empty-secret");
     std::fs::write(&empty, "").unwrap();
     let secret = format!("id={SECRET_ID},src={}", empty.display());
-    let blank = build(&engine, &dir, tag, &["--secret", &secret]);
+    let blank = build(&engine, dir, tag, &["--secret", &secret]);
     assert!(!blank.ok, "a build with an empty secret succeeded");
     assert!(
         full_log(&blank).contains(&format!(
@@ -504,6 +511,4 @@ fn a_missing_or_empty_secret_fails_naming_it_and_the_flag_to_pass() {
         "{}",
         log_tail(&blank)
     );
-    let _ = std::fs::remove_file(empty);
-    let _ = std::fs::remove_dir_all(dir);
 }
