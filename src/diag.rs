@@ -176,6 +176,19 @@ impl Diagnostic {
         self
     }
 
+    /// Hides the `user:password@` of every URL in the excerpt (as `***@`): the line shown
+    /// under a message about credentials must not repeat them into a build log.
+    pub fn redact_credentials(&mut self) {
+        if let Some(e) = &mut self.excerpt {
+            let redacted = redact_url_credentials(&e.text);
+            if redacted != e.text {
+                e.text = redacted;
+                let room = char_count(&e.text).saturating_sub(e.caret).max(1);
+                e.width = e.width.min(room);
+            }
+        }
+    }
+
     /// 1-based line and column (in characters) of the span's start.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         self.excerpt.as_ref().map(|e| (e.line, e.col))
@@ -189,6 +202,32 @@ impl Diagnostic {
             None => file,
         }
     }
+}
+
+/// `text` with the user information of every `scheme://user:password@host` replaced by `***`;
+/// an authority cut off by the end of the text (an excerpt's `…`) is hidden whole.
+pub fn redact_url_credentials(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| "/?#\"' ".contains(c) || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            out.push_str("***@");
+            out.push_str(host);
+        } else if end == tail.len() && authority.ends_with('…') {
+            out.push_str("***…");
+        } else {
+            out.push_str(authority);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `s` as shown in a message: control characters escaped, and past [`MAX_MESSAGE`] characters

@@ -170,6 +170,9 @@ fn check_values(plan: &Plan, recipe_file: &str) -> Result<(), Diagnostics> {
                         word("the requirements file", path);
                     }
                 }
+                for secret in &run.secrets {
+                    word("the secret id", &secret.id);
+                }
             }
             Action::CopyFromImage { .. } => {}
         }
@@ -262,6 +265,13 @@ fn step_text(out: &mut String, step: &Step) {
                 flags.push(bind_flag(step, bind));
             }
             flags.extend(run.caches.iter().map(cache_flag));
+            // Not `required`: the step itself says which `--secret` to pass when one is missing.
+            flags.extend(run.secrets.iter().map(|secret| {
+                format!(
+                    "--mount=type=secret,id={},target={},mode=0400",
+                    secret.id, secret.target
+                )
+            }));
             flags.push("--mount=type=tmpfs,target=/tmp".into());
             let mut script = String::new();
             for (k, v) in &run.env {

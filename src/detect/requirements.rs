@@ -136,7 +136,16 @@ pub fn parse(path: &str, text: &str) -> Result<RequirementsFile, Diagnostic> {
             || first.starts_with('.')
             || first.starts_with('/');
         if first.starts_with('-') && !local {
-            // Global options (--index-url, --extra-index-url, --no-binary, …) apply as written.
+            // Global options (--index-url, --extra-index-url, --no-binary, …) apply as written:
+            // into the LLB, so never with a password in them.
+            let redacted = crate::diag::redact_url_credentials(&content);
+            if redacted != content {
+                let mut d = Diagnostic::new(path, format!("`{redacted}` has credentials in it"))
+                    .at(text, span)
+                    .help("remove them: this line is stored in the build's LLB and cache, where anyone who can read them reads the password; give it with [python.index-secrets] in the recipe and `docker buildx build --secret` (docs/recipe.md#private-indexes)");
+                d.redact_credentials();
+                return Err(d);
+            }
             file.options.push(content.clone());
             continue;
         }
@@ -185,6 +194,26 @@ mod tests {
         assert_eq!(r.hashes, vec!["sha256:aa", "sha256:bb"]);
         assert!(!f.requirements[1].pinned);
         assert!(f.requirements[2].local);
+    }
+
+    #[test]
+    fn credentials_in_option_lines_are_refused_and_never_shown() {
+        let text = "--extra-index-url https://bob:hunter2@pkgs.example.com/simple\nsix==1.17.0\n";
+        let d = parse("requirements.txt", text).unwrap_err();
+        let shown = d.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("https://***@pkgs.example.com/simple"),
+            "{shown}"
+        );
+        assert_eq!(d.line_col(), Some((1, 1)));
+        assert!(
+            parse(
+                "requirements.txt",
+                "--index-url https://pkgs.example.com/a@b\n"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

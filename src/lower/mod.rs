@@ -384,6 +384,23 @@ impl<'a> Lowering<'a> {
                 },
             });
         }
+        for secret in &run.secrets {
+            mounts.push(Mount {
+                dest: secret.target.clone(),
+                source: MountSource::Secret {
+                    id: secret.id.clone(),
+                    // Build steps run as root (see `user` below); only root reads it.
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o400,
+                    // Optional for BuildKit, required by the step: its script checks the file
+                    // and, when the build has no such secret, says which `--secret` to pass.
+                    // BuildKit's own error ("secret X: not found") names no flag, and comes
+                    // after the frontend has returned, too late to add one.
+                    optional: true,
+                },
+            });
+        }
         // Scratch files of install tools must not reach a layer: even a deleted one changes
         // /tmp's mtime, which a diff would carry.
         mounts.push(Mount {

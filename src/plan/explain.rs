@@ -131,6 +131,18 @@ fn step_lines(out: &mut String, n: usize, step: &Step) {
             c.target, c.id, c.sharing
         );
     }
+    secret_lines(out, run);
+}
+
+/// The secrets a step reads: where, and that their values key nothing.
+fn secret_lines(out: &mut String, run: &super::Run) {
+    for s in &run.secrets {
+        let _ = writeln!(
+            out,
+            "      secret:       {} -> {} (--secret id={}; never in a layer, its value keys nothing)",
+            s.id, s.target, s.id
+        );
+    }
 }
 
 /// The dependency layers: how they are made, then each with its packages and size.
@@ -187,6 +199,12 @@ fn dependency_lines(out: &mut String, n: usize, plan: &Plan) {
             deps.len(),
             human(dep.size())
         );
+        if let Action::Run(run) = &dep.step.action
+            && !run.secrets.is_empty()
+        {
+            let ids: Vec<&str> = run.secrets.iter().map(|s| s.id.as_str()).collect();
+            let _ = writeln!(out, "                secrets: {}", ids.join(", "));
+        }
         if dep.packages.len() > 1 {
             for (name, size) in &dep.packages {
                 let _ = writeln!(out, "                {:>9}    {name}", human(*size));

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{Action, Bind, BindSource, CacheMount, DependencyLayer, Run, Stage, Step, StepId};
+use super::{
+    Action, Bind, BindSource, CacheMount, DependencyLayer, Run, SecretMount, Stage, Step, StepId,
+};
 use crate::lock::{LockedEnv, LockedPackage};
 
 /// Where a dependency layer's requirements file is mounted in its step.
@@ -93,6 +95,7 @@ pub(super) fn layer(
     script: String,
     env: Vec<(String, String)>,
     cache: CacheMount,
+    secrets: Vec<SecretMount>,
 ) -> DependencyLayer {
     DependencyLayer {
         step: Step::new(
@@ -109,6 +112,7 @@ pub(super) fn layer(
                     target: REQUIREMENTS.into(),
                 }],
                 caches: vec![cache],
+                secrets,
                 ..Default::default()
             }),
         ),

@@ -23,6 +23,7 @@ mod locked;
 mod pip;
 mod repro;
 mod runtime;
+mod secrets;
 mod select;
 pub(crate) mod shell;
 mod source;
@@ -31,6 +32,7 @@ mod uv;
 pub use explain::explain;
 pub use repro::FILE_EPOCH;
 pub use runtime::{ImageSpec, RuntimeUser};
+pub use secrets::SECRETS_DIR;
 pub use shell::plural;
 
 use crate::detect::{Project, ProjectKind};
@@ -96,12 +98,23 @@ pub struct Bind {
     pub target: String,
 }
 
+/// A `--secret` of the build, mounted as a file (read-only, for root) into one step: it is in
+/// no layer, and its value keys nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretMount {
+    /// The id of `--secret id=…`.
+    pub id: String,
+    pub target: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Run {
     pub script: String,
     pub env: Vec<(String, String)>,
     pub binds: Vec<Bind>,
     pub caches: Vec<CacheMount>,
+    /// Secrets this step alone reads (private index passwords, [`secrets`]).
+    pub secrets: Vec<SecretMount>,
     /// Runs without a network: it needs none, and starts faster without one.
     pub offline: bool,
 }

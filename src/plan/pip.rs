@@ -3,9 +3,10 @@
 //! files bind-mounted alone; the source; and the project when it is installable.
 
 use super::repro::{normalize_mtimes, reproducible_env};
+use super::secrets::Credentials;
 use super::{
     Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
-    Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers, shell, source,
+    Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers, secrets, shell, source,
 };
 use crate::detect::PipProject;
 use crate::lock;
@@ -30,6 +31,9 @@ fn env(recipe: &Recipe) -> Vec<(String, String)> {
 
 pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
     let env = env(ctx.recipe);
+    // Every step that installs gets every index secret: pip reads indexes from the recipe and
+    // from the requirements files' own option lines.
+    let credentials = secrets::pip(ctx.recipe);
     let index = ctx
         .recipe
         .python
@@ -46,12 +50,12 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
             let layers = layers::group(&locked, ctx.budget)
                 .iter()
                 .enumerate()
-                .map(|(i, g)| locked_layer(i, g, &options, &env, ctx))
+                .map(|(i, g)| locked_layer(i, g, &options, &env, &credentials, ctx))
                 .collect();
             (layers, None)
         }
         Err(why) => (
-            vec![requirements_layer(pip, &env, ctx)],
+            vec![requirements_layer(pip, &env, &credentials, ctx)],
             Some(format!(
                 "{}:{} {}: pin every requirement with == and --hash (e.g. `uv pip compile --generate-hashes`) to get a layer per package",
                 why.file, why.line, why.why
@@ -65,7 +69,7 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
         // setup.py files often read their requirements files: they stay with the source.
         lock_files: None,
         source: source::copy_step(ctx.recipe, ctx.workdir, &[]),
-        project: project_step(pip, &env, ctx),
+        project: project_step(pip, &env, &credentials, ctx),
         single_layer_reason,
         lock: None,
         // Requirements files do not say which packages have wheels.
@@ -99,6 +103,7 @@ fn locked_layer(
     group: &layers::Group,
     options: &[String],
     env: &[(String, String)],
+    credentials: &Credentials,
     ctx: &EnvContext,
 ) -> DependencyLayer {
     let install = [
@@ -110,7 +115,8 @@ fn locked_layer(
         format!("--requirement={}", layers::REQUIREMENTS),
     ];
     let script = format!(
-        "set -eu\n{}\n{}",
+        "set -eu\n{}{}\n{}",
+        credentials.script,
         shell::join(&install),
         normalize_mtimes(ctx.workdir)
     );
@@ -119,8 +125,9 @@ fn locked_layer(
         group,
         options,
         script,
-        reproducible_env(env),
+        reproducible_env(&credentials.env_with(env)),
         cache(ctx.suffix),
+        credentials.mounts.clone(),
     )
 }
 
@@ -128,6 +135,7 @@ fn locked_layer(
 fn requirements_layer(
     pip: &PipProject,
     env: &[(String, String)],
+    credentials: &Credentials,
     ctx: &EnvContext,
 ) -> DependencyLayer {
     let req_dir = format!("{INPUTS_DIR}/requirements");
@@ -163,13 +171,15 @@ fn requirements_layer(
             "requirements change less often than the source: before it",
             Action::Run(Run {
                 script: format!(
-                    "set -eu\n{}\n{}",
+                    "set -eu\n{}{}\n{}",
+                    credentials.script,
                     shell::join(&install),
                     normalize_mtimes(ctx.workdir)
                 ),
-                env: reproducible_env(env),
+                env: reproducible_env(&credentials.env_with(env)),
                 binds,
                 caches: vec![cache(ctx.suffix)],
+                secrets: credentials.mounts.clone(),
                 ..Default::default()
             }),
         ),
@@ -179,7 +189,12 @@ fn requirements_layer(
 
 /// The project, when installable, on the empty environment with its source: its
 /// dependencies are the layers'.
-fn project_step(pip: &PipProject, env: &[(String, String)], ctx: &EnvContext) -> Option<Step> {
+fn project_step(
+    pip: &PipProject,
+    env: &[(String, String)],
+    credentials: &Credentials,
+    ctx: &EnvContext,
+) -> Option<Step> {
     pip.installable.then(|| {
         Step::new(
             StepId::Project,
@@ -189,12 +204,14 @@ fn project_step(pip: &PipProject, env: &[(String, String)], ctx: &EnvContext) ->
             "the project itself, last: only it is rebuilt on a source edit",
             Action::Run(Run {
                 script: format!(
-                    "set -eu\n{VENV}/bin/pip install --quiet --no-deps {}\n{}",
+                    "set -eu\n{}{VENV}/bin/pip install --quiet --no-deps {}\n{}",
+                    credentials.script,
                     shell::quote(ctx.workdir),
                     normalize_mtimes(ctx.workdir)
                 ),
-                env: reproducible_env(env),
+                env: reproducible_env(&credentials.env_with(env)),
                 caches: vec![cache(ctx.suffix)],
+                secrets: credentials.mounts.clone(),
                 ..Default::default()
             }),
         )

@@ -9,7 +9,7 @@ use super::locked::Locked;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::{
     Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
-    StepId, UV_HOME, VENV, env_pairs, index_env, layers, shell, source,
+    StepId, UV_HOME, VENV, env_pairs, layers, secrets, shell, source,
 };
 use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
@@ -81,7 +81,22 @@ fn env(recipe: &Recipe) -> Vec<(String, String)> {
         ("UV_PROJECT_ENVIRONMENT", VENV),
         ("UV_PYTHON_DOWNLOADS", "never"),
     ]);
-    index_env(recipe, &mut env, "UV_DEFAULT_INDEX", "UV_INDEX");
+    // An index with a secret is named after it, so that uv reads its credentials.
+    if let Some(url) = &recipe.python.index_url {
+        env.push((
+            "UV_DEFAULT_INDEX".into(),
+            secrets::uv_index(recipe, url.get_ref()),
+        ));
+    }
+    if !recipe.python.extra_index_urls.is_empty() {
+        let urls: Vec<String> = recipe
+            .python
+            .extra_index_urls
+            .iter()
+            .map(|u| secrets::uv_index(recipe, u.get_ref()))
+            .collect();
+        env.push(("UV_INDEX".into(), urls.join(" ")));
+    }
     env.sort();
     env
 }
@@ -171,18 +186,24 @@ fn dependency_layer(
     }
     // The indexes the lock says its packages come from (PyPI needs no flag).
     let registries: BTreeSet<&str> = group.packages.iter().filter_map(|p| p.registry()).collect();
-    for (i, registry) in registries.into_iter().enumerate() {
-        if i == 0 && registry == lock::PYPI {
+    for (i, registry) in registries.iter().enumerate() {
+        if i == 0 && *registry == lock::PYPI {
             continue;
         }
         args.push(format!(
-            "--{}={registry}",
-            if i == 0 { "default-index" } else { "index" }
+            "--{}={}",
+            if i == 0 { "default-index" } else { "index" },
+            secrets::uv_index(ctx.recipe, registry)
         ));
     }
     args.push(format!("--requirement={}", layers::REQUIREMENTS));
+    // The lock's indexes, and the recipe's (sdists' build dependencies, a PyPI mirror).
+    let mut indexes: Vec<&str> = registries.into_iter().collect();
+    indexes.extend(secrets::recipe_urls(ctx.recipe));
+    let credentials = secrets::uv(ctx.recipe, &indexes);
     let script = format!(
-        "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
+        "set -eu\n{}{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
+        credentials.script,
         shell::join(&args),
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
@@ -192,8 +213,9 @@ fn dependency_layer(
         group,
         &[],
         script,
-        reproducible_env(&without_compile(env)),
+        reproducible_env(&without_compile(&credentials.env_with(env))),
         cache(ctx.suffix),
+        credentials.mounts,
     )
 }
 
@@ -228,6 +250,8 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
         .iter()
         .map(|n| format!("{}-*.dist-info/RECORD", shell::quote(&n.replace('-', "_"))))
         .collect();
+    // Build backends come from the recipe's indexes.
+    let credentials = secrets::uv(ctx.recipe, &secrets::recipe_urls(ctx.recipe));
     Some(Step::new(
         StepId::Project,
         Stage::Builder,
@@ -236,14 +260,16 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
         "the project itself, last: only it is rebuilt on a source edit",
         Action::Run(Run {
             script: format!(
-                "set -eu\n{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}\n{}",
+                "set -eu\n{}{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}\n{}",
+                credentials.script,
                 shell::join(&args),
                 compile_records(env, &records.join(" ")),
                 drop_uv_cache_info(),
                 normalize_mtimes(workdir)
             ),
-            env: reproducible_env(&without_compile(env)),
+            env: reproducible_env(&without_compile(&credentials.env_with(env))),
             caches: vec![cache(ctx.suffix)],
+            secrets: credentials.mounts,
             ..Default::default()
         }),
     ))

@@ -112,6 +112,31 @@ pub struct PythonSection {
     pub index_url: Option<Sp<String>>,
     pub extra_index_urls: Vec<Sp<String>>,
     pub layers: Option<Sp<Layers>>,
+    /// `[python.index-secrets]`: the password of a private index, by the id of the
+    /// `--secret` that carries it.
+    pub index_secrets: BTreeMap<String, Sp<IndexSecret>>,
+}
+
+/// A private index's credentials: the URL and user name are in the recipe, the password or
+/// token only in the `--secret` whose id is the entry's key, mounted into the steps that
+/// install from that index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexSecret {
+    pub url: Sp<String>,
+    /// The user name; [`DEFAULT_INDEX_USERNAME`] when the recipe names none.
+    pub username: Option<Sp<String>>,
+}
+
+/// The user name sent with a token when the recipe names none, as PyPI, GitLab and most
+/// token-based indexes take it.
+pub const DEFAULT_INDEX_USERNAME: &str = "__token__";
+
+impl IndexSecret {
+    pub fn username(&self) -> &str {
+        self.username
+            .as_ref()
+            .map_or(DEFAULT_INDEX_USERNAME, |u| u.get_ref().as_str())
+    }
 }
 
 /// The most dependency layers a recipe may ask for: images stay well under the ~127 layers
@@ -145,6 +170,7 @@ impl Default for PythonSection {
             index_url: None,
             extra_index_urls: Vec::new(),
             layers: None,
+            index_secrets: BTreeMap::new(),
         }
     }
 }
@@ -317,6 +343,7 @@ pub fn parse(
             index_url: r.string(&mut sec, "index-url"),
             extra_index_urls: list(r.strings(&mut sec, "extra-index-urls")),
             layers: layers(&mut r, &mut sec),
+            index_secrets: index_secrets(&mut r, &mut sec),
         };
         r.finish(sec);
         python
@@ -395,6 +422,64 @@ fn layers(r: &mut Reader, sec: &mut Section) -> Option<Sp<Layers>> {
         }
     };
     Some(Spanned::new(span, value))
+}
+
+/// `[python.index-secrets]`: `<secret id> = { url = "…", username = "…" }`.
+fn index_secrets(r: &mut Reader, sec: &mut Section) -> BTreeMap<String, Sp<IndexSecret>> {
+    let mut out = BTreeMap::new();
+    let Some(table) = r.table(sec, "index-secrets") else {
+        return out;
+    };
+    for (id, value) in table.table.iter() {
+        let id_str = id.get_ref().to_string();
+        r.plain_text("a key", &id_str, id.span());
+        let toml::de::DeValue::Table(t) = value.get_ref() else {
+            let msg = format!("index secret `{id_str}` must be a table");
+            r.error(value.span(), msg).help = Some(format!(
+                "write `{id_str} = {{ url = \"https://pypi.example.com/simple\", username = \"deploy\" }}`"
+            ));
+            continue;
+        };
+        let mut entry = Section::new(format!("{}.{id_str}", table.name), t);
+        let url = r.string(&mut entry, "url");
+        let username = r.string(&mut entry, "username");
+        r.finish(entry);
+        let Some(url) = url else {
+            let msg = format!("index secret `{id_str}` has no `url`");
+            r.error(value.span(), msg).help =
+                Some("say which index the secret is the password of: url = \"https://pypi.example.com/simple\"".into());
+            continue;
+        };
+        out.insert(
+            id_str,
+            Spanned::new(id.span(), IndexSecret { url, username }),
+        );
+    }
+    // Its keys are the user's own secret ids: none is unknown.
+    out
+}
+
+/// What a `--secret` id may be: a uv index name (letters, digits, `-`, `_`, `.`), which is
+/// also a file name under `/run/secrets` and a word no shell interprets.
+fn is_secret_id(s: &str) -> bool {
+    s.len() <= 64
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// The name uv derives from an index name for its credential variables
+/// (`UV_INDEX_<NAME>_USERNAME`): upper case, every other character `_`.
+pub fn uv_index_env_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The values of a list of spanned strings, without their spans.
@@ -490,7 +575,7 @@ fn workdir_problem(w: &str) -> Option<(String, String)> {
 }
 
 /// `url` with any `user:password@` replaced, for messages that must not repeat a secret.
-fn redact_userinfo(url: &str) -> Option<String> {
+pub fn redact_userinfo(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (_userinfo, host) = rest[..authority_end].rsplit_once('@')?;
@@ -502,7 +587,7 @@ fn index_url_problem(key: &str, url: &str) -> Option<(String, String)> {
     if let Some(redacted) = redact_userinfo(url) {
         return Some((
             format!("{key} `{redacted}` has credentials in it"),
-            "remove them: a URL in the recipe is stored in the build's LLB and cache, where anyone who can read them reads the password".into(),
+            "remove them: a URL in the recipe is stored in the build's LLB and cache, where anyone who can read them reads the password; give the password with [python.index-secrets] and `docker buildx build --secret` instead (docs/recipe.md#private-indexes)".into(),
         ));
     }
     let scheme_ok = ["https://", "http://", "file://"]
@@ -564,9 +649,12 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
         );
     for (key, url) in urls {
         if let Some((msg, help)) = index_url_problem(key, url.get_ref()) {
-            r.error(url.span(), msg).help = Some(help);
+            let d = r.error(url.span(), msg);
+            d.help = Some(help);
+            d.redact_credentials();
         }
     }
+    validate_index_secrets(&recipe.python.index_secrets, r);
     let commands = [&recipe.image.entrypoint, &recipe.image.cmd]
         .into_iter()
         .chain(
@@ -732,6 +820,61 @@ fn validate(recipe: &Recipe, r: &mut Reader) {
     }
 }
 
+/// Secret ids uv and the shell can use, index URLs without credentials, one secret per index,
+/// user names that fit basic auth and a netrc.
+fn validate_index_secrets(secrets: &BTreeMap<String, Sp<IndexSecret>>, r: &mut Reader) {
+    let mut by_env_name: BTreeMap<String, &str> = BTreeMap::new();
+    let mut by_url: BTreeMap<String, &str> = BTreeMap::new();
+    for (id, secret) in secrets {
+        if !is_secret_id(id) {
+            let msg = format!("`{id}` is not a usable secret id");
+            r.error(secret.span(), msg).help = Some(
+                "name the secret with letters, digits, `-`, `_` and `.` (at most 64, a letter or digit first), e.g. \"pypi-internal\", and pass it as --secret id=pypi-internal,…".into(),
+            );
+            continue;
+        }
+        if let Some(other) = by_env_name.insert(uv_index_env_name(id), id) {
+            let msg = format!(
+                "index secrets `{other}` and `{id}` give uv the same variables (UV_INDEX_{}_PASSWORD)",
+                uv_index_env_name(id)
+            );
+            r.error(secret.span(), msg).help =
+                Some("rename one of them: uv names an index's variables in upper case, with `_` for `-` and `.`".into());
+        }
+        let IndexSecret { url, username } = secret.get_ref();
+        if let Some((msg, help)) = index_url_problem("url", url.get_ref()) {
+            let d = r.error(url.span(), msg);
+            d.help = Some(help);
+            d.redact_credentials();
+        } else if let Some(other) = by_url.insert(normalize_index_url(url.get_ref()), id) {
+            let msg = format!(
+                "index secrets `{other}` and `{id}` are both for {}",
+                url.get_ref()
+            );
+            r.error(url.span(), msg).help =
+                Some("an index has one password: keep one of them".into());
+        }
+        if let Some(user) = username {
+            let bad = user.get_ref().is_empty()
+                || user
+                    .get_ref()
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "\"\\:#".contains(c));
+            if bad {
+                let msg = format!("username `{}` cannot be sent to an index", user.get_ref());
+                r.error(user.span(), msg).help = Some(
+                    "basic auth and netrc files take a user name without spaces, quotes, backslashes, `#` or `:`; remove `username` for a token (sent as __token__)".into(),
+                );
+            }
+        }
+    }
+}
+
+/// An index URL as compared with the lock's and the recipe's: without a trailing `/`.
+pub fn normalize_index_url(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
 impl Reader<'_> {
     /// Every entry of `sec` as a string; used for `[args]`, whose keys are the user's own.
     fn string_map_all(&mut self, sec: &mut Section) -> BTreeMap<String, Sp<String>> {
@@ -801,6 +944,76 @@ mod tests {
         ] {
             assert_eq!(check_user(bad), Err(UserProblem::NotAName), "{bad}");
         }
+    }
+
+    #[test]
+    fn index_secrets_name_a_url_and_a_user() {
+        let text = "[python.index-secrets]\ncorp = { url = \"https://pypi.corp.example/simple\", username = \"deploy\" }\ntoken = { url = \"https://gitlab.example/api/v4/projects/1/packages/pypi/simple\" }\n";
+        let r = parse("pycache.toml", text, &BTreeMap::new()).unwrap();
+        let s = &r.python.index_secrets;
+        assert_eq!(s.len(), 2);
+        assert_eq!(s["corp"].get_ref().username(), "deploy");
+        assert_eq!(s["token"].get_ref().username(), DEFAULT_INDEX_USERNAME);
+        assert_eq!(uv_index_env_name("corp-pypi.v2"), "CORP_PYPI_V2");
+    }
+
+    #[test]
+    fn index_secrets_are_checked() {
+        let cases = [
+            (
+                "\"a b\" = { url = \"https://h.example/simple\" }",
+                "`a b` is not a usable secret id",
+            ),
+            (
+                "corp = \"https://h.example/simple\"",
+                "index secret `corp` must be a table",
+            ),
+            (
+                "corp = { username = \"x\" }",
+                "index secret `corp` has no `url`",
+            ),
+            (
+                "corp = { url = \"https://h.example/simple\", user = \"x\" }",
+                "unknown key `user` in [python.index-secrets.corp]",
+            ),
+            (
+                "corp = { url = \"https://u:hunter2@h.example/simple\" }",
+                "url `https://***@h.example/simple` has credentials in it",
+            ),
+            (
+                "corp = { url = \"https://h.example/simple\", username = \"a:b\" }",
+                "username `a:b` cannot be sent to an index",
+            ),
+            (
+                "a-b = { url = \"https://h.example/simple\" }\n\"a.b\" = { url = \"https://i.example/simple\" }",
+                "give uv the same variables (UV_INDEX_A_B_PASSWORD)",
+            ),
+            (
+                "a = { url = \"https://h.example/simple\" }\nb = { url = \"https://h.example/simple/\" }",
+                "index secrets `a` and `b` are both for",
+            ),
+        ];
+        for (entries, want) in cases {
+            let text = format!("[python.index-secrets]\n{entries}\n");
+            let err = parse("pycache.toml", &text, &BTreeMap::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{entries}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_refused_url_is_not_shown_with_its_password() {
+        let text = "[python]\nindex-url = \"https://bob:hunter2@pypi.example.com/simple\"\n";
+        let err = parse("pycache.toml", text, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("2 | index-url = \"https://***@pypi.example.com/simple\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -685,6 +685,20 @@ const FIELDS: &[(&str, &str)] = &[
     ("python", "index-url = \"https://example.com/{}\""),
     ("python", "extra-index-urls = [{}]"),
     ("python", "layers = {}"),
+    // Index secrets, for the index the steps install from: the secret is then mounted and its
+    // id, URL and user name reach the steps.
+    (
+        "python.index-secrets",
+        "{} = { url = \"https://example.com/simple\" }\n[python]\nindex-url = \"https://example.com/simple\"",
+    ),
+    (
+        "python.index-secrets",
+        "s = { url = \"https://example.com/{}\" }\n[python]\nindex-url = \"https://example.com/{}\"",
+    ),
+    (
+        "python.index-secrets",
+        "s = { url = \"https://example.com/simple\", username = {} }\n[python]\nindex-url = \"https://example.com/simple\"",
+    ),
     ("source", "include = [{}]"),
     ("source", "exclude = [{}]"),
     ("targets.t", "groups = [{}]"),

@@ -1,0 +1,4 @@
+import idna
+import six
+
+print("pip demo", six.__version__, idna.encode("example.com").decode())
