@@ -712,6 +712,53 @@ async fn targets_lists_runtime_and_the_recipes_targets() {
 }
 
 #[tokio::test]
+async fn outline_lists_the_args_and_the_target() {
+    let recipe = "[args]\n# Which Python\nPY = \"3.11\"\n\n[image]\nbase = \"local/python:${PY}-slim\"\n\n# Python with a shell\n[targets.debug]\ncmd = [\"python\"]\n";
+    let daemon = drive(
+        uv_project(recipe),
+        &[
+            ("requestid", "frontend.outline"),
+            ("target", "debug"),
+            ("build-arg:PY", "3.12"),
+        ],
+    )
+    .await;
+    let ret = the_return(&daemon);
+    let json = metadata_json(&ret, "result.json");
+    assert_eq!(json["name"], "debug");
+    assert_eq!(json["description"], "Python with a shell");
+    assert_eq!(json["args"][0]["name"], "PY");
+    assert_eq!(
+        json["args"][0]["value"], "3.12",
+        "the value the build would use"
+    );
+    assert_eq!(json["args"][0]["description"], "Which Python");
+    assert_eq!(json["args"][0]["location"]["ranges"][0]["start"]["line"], 3);
+    assert!(json.get("secrets").is_none() && json.get("ssh").is_none());
+    assert_eq!(json["sources"].as_array().unwrap().len(), 1);
+    assert_eq!(metadata_text(&ret, "version"), "1.0.0");
+    assert!(metadata_text(&ret, "result.txt").starts_with("TARGET:      debug\n"));
+    // Only the recipe is read: no project files, no build.
+    assert_eq!(
+        daemon.recorded.lock().unwrap().solves.len(),
+        1,
+        "one solve: the recipe"
+    );
+
+    let unknown = drive(
+        uv_project(recipe),
+        &[("requestid", "frontend.outline"), ("target", "dbg")],
+    )
+    .await;
+    let ret = the_return(&unknown);
+    let message = &error_of(&ret).message;
+    assert!(
+        message.contains("target `dbg` is not defined") && message.contains("debug"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn lint_reports_every_problem_with_a_location() {
     let ok = drive(
         uv_project(&testdata("pycache.toml")),
@@ -745,7 +792,7 @@ async fn lint_reports_every_problem_with_a_location() {
 
 #[tokio::test]
 async fn unknown_subrequests_are_typed_as_unsupported() {
-    let daemon = drive(uv_project(""), &[("requestid", "frontend.outline")]).await;
+    let daemon = drive(uv_project(""), &[("requestid", "frontend.graph")]).await;
     let ret = the_return(&daemon);
     let error = error_of(&ret);
     let detail = &error.details[0];
@@ -755,7 +802,7 @@ async fn unknown_subrequests_are_typed_as_unsupported() {
     );
     assert_eq!(
         serde_json::from_slice::<Value>(&detail.value).unwrap()["name"],
-        "frontend.outline"
+        "frontend.graph"
     );
 }
 

@@ -77,3 +77,28 @@ fn golden_cases() {
         failures.join("\n")
     );
 }
+
+/// `--call outline` of a case: `outline.json` (the `result.json` buildx reads) and
+/// `outline.txt` (what buildx prints), for the cases with build args and targets.
+#[test]
+fn outline_goldens() {
+    let mut failures = Vec::new();
+    for case in ["env-ports-labels", "named-target"] {
+        let dir = common::testdata().join(case);
+        let args = common::case_args(&dir);
+        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
+        let recipe = pycache::recipe::parse("pycache.toml", &text, &args.build_args)
+            .unwrap_or_else(|d| panic!("{case}: {d}"));
+        let result = pycache::gateway::subrequests::outline(&recipe, &args.target)
+            .unwrap_or_else(|d| panic!("{case}: {d}"));
+        let json = String::from_utf8(result.metadata["result.json"].clone()).unwrap();
+        failures.extend(check(&dir, "outline.json", &format!("{json}\n")));
+        let txt = String::from_utf8(result.metadata["result.txt"].clone()).unwrap();
+        failures.extend(check(&dir, "outline.txt", &txt));
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}

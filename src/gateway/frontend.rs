@@ -153,6 +153,13 @@ pub async fn answer<T: BridgeTransport>(
     match opts.request_id.as_deref() {
         None => build(client, opts, join).await,
         Some(subrequests::DESCRIBE) => Ok(subrequests::describe()),
+        Some(subrequests::OUTLINE) => {
+            let recipe = read_recipe(client, opts).await?;
+            let no_files = ProjectFiles::default();
+            let parsed = crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args)
+                .map_err(|d| invalid(d, &recipe, &no_files))?;
+            subrequests::outline(&parsed, &opts.target).map_err(|d| invalid(d, &recipe, &no_files))
+        }
         Some(subrequests::TARGETS) => {
             let recipe = read_recipe(client, opts).await?;
             let parsed = crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args)

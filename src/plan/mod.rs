@@ -376,6 +376,13 @@ pub struct Facts {
     pub join: Join,
 }
 
+/// Whether `target` ("" or "runtime" for the default image) is one of the recipe's, with the
+/// error a build of it would give.
+pub fn check_target(recipe: &Recipe, target: &str) -> Result<(), Diagnostics> {
+    select::select(recipe, target)?;
+    Ok(())
+}
+
 /// Builds the plan for `target` ("" or "runtime" for the default image).
 pub fn plan(
     recipe: &Recipe,
