@@ -1,6 +1,7 @@
 //! End-to-end: what `docker buildx build` users ask of a frontend beyond a plain build, on
-//! pycache's own engines: `--call outline`. Ignored by a plain `cargo test`; `scripts/test.sh` runs them, and
-//! then a missing engine, image or registry is a failure, never a skip.
+//! pycache's own engines: `--call outline`, `--sbom`. Ignored by a plain `cargo test`;
+//! `scripts/test.sh` runs them, and then a missing engine, image or registry is a failure,
+//! never a skip.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -82,3 +83,78 @@ fn call_outline_lists_the_recipes_args_and_target() {
         ["PORT", "8000"]
     );
 }
+
+/// `docker buildx imagetools inspect REF --format '{{json .SBOM}}'`: the SBOM attestations of a
+/// pushed image as buildx reads them back from the registry.
+fn sbom_in_registry(engine: &Engine, reference: &str) -> Value {
+    let out = engine
+        .docker()
+        .args(["buildx", "imagetools", "inspect", reference])
+        .args(["--format", "{{json .SBOM}}"])
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "imagetools inspect: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: not JSON: {}", stdout(&out)))
+}
+
+/// The `(name, purl)` of every package of an SPDX document.
+fn spdx_packages(doc: &Value) -> Vec<(String, String)> {
+    doc["packages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no packages in {doc}"))
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["externalRefs"][0]["referenceLocator"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
+fn sbom_from_the_lock_is_pushed_with_the_image() {
+    let _lock = one_at_a_time();
+    let engine = containerd();
+    let registry = registry();
+    let reference = format!("{registry}/pycache-e2e/sbom:{}", nonce());
+    let b = build(
+        &engine,
+        &testdata("uv-minimal"),
+        &reference,
+        &[
+            "--sbom=true",
+            "--push",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+        ],
+    );
+    assert!(b.ok, "{}", log_tail(&b));
+    assert!(
+        !b.stderr.contains("generating sbom using"),
+        "BuildKit ran its scanner although the frontend attached an SBOM"
+    );
+    let sbom = sbom_in_registry(&engine, &reference);
+    let doc = &sbom["SPDX"];
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3", "{sbom}");
+    assert_eq!(doc["creationInfo"]["created"], "2023-11-14T22:13:20Z");
+    assert_eq!(
+        spdx_packages(doc),
+        [
+            ("six".to_owned(), "pkg:pypi/six@1.17.0".to_owned()),
+            ("hello".to_owned(), String::new()),
+        ]
+    );
+    let checksums = doc["packages"][0]["checksums"].as_array().unwrap();
+    assert!(
+        checksums.iter().any(|c| c["checksumValue"]
+            == "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"),
+        "six's wheel hash from uv.lock: {checksums:?}"
+    );
+}
+

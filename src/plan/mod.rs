@@ -212,6 +212,9 @@ pub struct Environment {
     /// The lock the dependencies were read from and how, when the manager does not say it
     /// (poetry.lock and pylock.toml, installed with uv).
     pub lock: Option<String>,
+    /// What the lock installs for this target, and from which file: `None` when the
+    /// dependencies are not locked (pip requirements without pins and hashes).
+    pub locked: Option<(String, crate::lock::LockedEnv)>,
 }
 
 /// One layer of locked dependencies: its install step and what it installs.

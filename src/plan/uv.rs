@@ -115,6 +115,7 @@ pub(super) fn environment(locked: &Locked, ctx: &EnvContext) -> Environment {
         project: project_step(&locked.env, ctx, &env),
         single_layer_reason: None,
         lock: locked.description.clone(),
+        locked: Some((locked.file.clone(), locked.env.clone())),
     }
 }
 
