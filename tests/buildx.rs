@@ -1,7 +1,7 @@
 //! End-to-end: what `docker buildx build` users ask of a frontend beyond a plain build, on
-//! pycache's own engines: `--call outline`, `--sbom`. Ignored by a plain `cargo test`;
-//! `scripts/test.sh` runs them, and then a missing engine, image or registry is a failure,
-//! never a skip.
+//! pycache's own engines: `--call outline`, `--sbom`, several `--platform`s. Ignored by a plain
+//! `cargo test`; `scripts/test.sh` runs them, and then a missing engine, image or registry is a
+//! failure, never a skip.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -158,3 +158,122 @@ fn sbom_from_the_lock_is_pushed_with_the_image() {
     );
 }
 
+/// `docker run --platform PLATFORM IMAGE ARGS…`: its stdout.
+fn run_platform(engine: &Engine, platform: &str, image: &str, args: &[&str]) -> String {
+    let out = engine
+        .docker()
+        .args(["run", "--rm", "--platform", platform, image])
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker run --platform {platform} {image}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
+fn multi_platform_index_runs_on_amd64_and_arm64() {
+    let _lock = one_at_a_time();
+    let engine = containerd();
+    let base = multiarch_base_image();
+    engine.require(&[&base]);
+    let registry = registry();
+    let n = nonce();
+    let dir = std::env::temp_dir().join(format!("pycache-e2e-multi-{n}"));
+    copy_dir(&testdata("uv-minimal"), &dir);
+    let recipe = dir.join("pycache.toml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("base = "))
+        .expect("uv-minimal names its base");
+    std::fs::write(&recipe, text.replace(line, &format!("base = \"{base}\""))).unwrap();
+
+    let reference = format!("{registry}/pycache-e2e/multi:{n}");
+    let b = build(
+        &engine,
+        &dir,
+        &reference,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--push",
+            "--sbom=true",
+        ],
+    );
+    assert!(b.ok, "{}", log_tail(&b));
+
+    // One index, an image per platform (and the SBOMs' attestation manifests).
+    let out = engine
+        .docker()
+        .args(["buildx", "imagetools", "inspect", "--raw", &reference])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not an index: {index}"))
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap_or(""),
+                m["platform"]["architecture"].as_str().unwrap_or("")
+            )
+        })
+        .filter(|p| p != "unknown/unknown")
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+
+    // Both run, arm64 through QEMU.
+    for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        let out = run_platform(
+            &engine,
+            platform,
+            &reference,
+            &["sh", "-c", "uname -m && hello"],
+        );
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [machine, "hello from pycache (python 3.11, six 1.17.0)"],
+            "{platform}"
+        );
+    }
+
+    // Each image has its own SBOM.
+    let sbom = sbom_in_registry(&engine, &reference);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let doc = &sbom[platform]["SPDX"];
+        assert!(
+            doc["name"].as_str().unwrap_or("").contains(platform),
+            "{platform}: {sbom}"
+        );
+        assert_eq!(spdx_packages(doc)[0].1, "pkg:pypi/six@1.17.0");
+    }
+
+    // Cache mounts are never shared across platforms.
+    let out = engine
+        .docker()
+        .args([
+            "buildx",
+            "du",
+            "--verbose",
+            "--filter",
+            "type=exec.cachemount",
+        ])
+        .output()
+        .unwrap();
+    let du = stdout(&out);
+    for id in ["pycache-uv-linux-amd64", "pycache-uv-linux-arm64"] {
+        assert!(
+            du.contains(&format!("with id \"{id}\"")),
+            "no cache mount {id} in:\n{du}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
