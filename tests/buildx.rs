@@ -1,7 +1,7 @@
 //! End-to-end: what `docker buildx build` users ask of a frontend beyond a plain build, on
-//! pycache's own engines: `--call outline`, `--sbom`, several `--platform`s. Ignored by a plain
-//! `cargo test`; `scripts/test.sh` runs them, and then a missing engine, image or registry is a
-//! failure, never a skip.
+//! pycache's own engines: `--call outline`, `--sbom`, several `--platform`s, a frontend image
+//! and a cache in a registry. Ignored by a plain `cargo test`; `scripts/test.sh` runs them, and
+//! then a missing engine, image or registry is a failure, never a skip.
 
 #[path = "support/engine.rs"]
 mod engine;
@@ -275,5 +275,92 @@ fn multi_platform_index_runs_on_amd64_and_arm64() {
             "no cache mount {id} in:\n{du}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs the engine: scripts/test.sh runs it"]
+fn frontend_pulled_from_a_registry_and_a_registry_cache() {
+    let _lock = one_at_a_time();
+    let engine = containerd();
+    let registry = registry();
+    let n = nonce();
+    // The frontend image, published as a user would, and not left in the local store: the
+    // engine must pull it to resolve `# syntax=`.
+    let published = format!("{registry}/pycache-frontend:e2e-{n}");
+    for args in [
+        vec!["tag", frontend_image().as_str(), published.as_str()],
+        vec!["push", "--quiet", published.as_str()],
+        vec!["image", "rm", published.as_str()],
+    ] {
+        let out = engine.docker().args(&args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
+    }
+    assert!(
+        !engine
+            .docker()
+            .args(["image", "inspect", &published])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "{published} must not be in the local store"
+    );
+
+    let dir = std::env::temp_dir().join(format!("pycache-e2e-registry-{n}"));
+    copy_dir(&testdata("uv-minimal"), &dir);
+    let recipe = dir.join("pycache.toml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("# syntax="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&recipe, format!("# syntax={published}\n{body}")).unwrap();
+    let cache = format!("{registry}/pycache-e2e/cache:{n}");
+    let tag = "pycache-e2e/registry:latest";
+
+    let first = build_file(
+        &engine,
+        &recipe,
+        &dir,
+        tag,
+        &["--cache-to", &format!("type=registry,ref={cache},mode=max")],
+    );
+    assert!(first.ok, "{}", log_tail(&first));
+    assert!(
+        first.stderr.contains(&published),
+        "the frontend was not resolved from {published}"
+    );
+    assert!(
+        !first.steps.is_empty(),
+        "no pycache steps: the frontend did not run"
+    );
+
+    // A source edit on a runner with nothing but the registry cache (and the registry).
+    let src = dir.join("src/hello/__init__.py");
+    let code = std::fs::read_to_string(&src).unwrap();
+    let greeting = format!("hello via the registry ({n})");
+    std::fs::write(&src, code.replace("hello from pycache", &greeting)).unwrap();
+    remove_image(&engine, tag);
+    engine.prune_build_cache();
+    let ci = build_file(
+        &engine,
+        &recipe,
+        &dir,
+        tag,
+        &["--cache-from", &format!("type=registry,ref={cache}")],
+    );
+    assert!(ci.ok, "{}", log_tail(&ci));
+    assert!(
+        dependency_layers_run(&ci).is_empty() && step_cached(&ci, "[builder] install uv"),
+        "dependencies re-installed: {:?}",
+        ci.executed()
+    );
+    assert!(
+        !step_cached(&ci, "[builder] install hello from source"),
+        "the project must be rebuilt"
+    );
+    assert!(run(&engine, tag, &[]).contains(&greeting));
     let _ = std::fs::remove_dir_all(&dir);
 }
