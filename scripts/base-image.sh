@@ -5,6 +5,12 @@
 #   scripts/base-image.sh            build the image unless the engine already has this recipe's image
 #   scripts/base-image.sh --verify   then also run a real `docker buildx build` on it (pip, uv, apt)
 #   scripts/base-image.sh --engine classic   into that private engine (default: containerd; see lib.sh)
+#   scripts/base-image.sh --multiarch        instead, $PYCACHE_MULTIARCH_BASE_IMAGE (default
+#       local/python:3.11-slim-multiarch): the same recipe for linux/amd64 and linux/arm64 under one
+#       tag (an image index), for multi-platform builds. The arm64 rootfs is made by mmdebstrap
+#       --arch=arm64 through QEMU (scripts/binfmt.sh must have run); the two are joined by a
+#       `docker buildx build --platform linux/amd64,linux/arm64 --load` of a FROM scratch image
+#       that ADDs each platform's rootfs. Slow the first time (mmdebstrap under emulation).
 #
 # The image is Debian bookworm (python3 3.11) made by mmdebstrap, imported with `docker import`, and
 # made to behave like the official python images where tests may notice:
@@ -25,14 +31,16 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 VERIFY=0
+MULTIARCH=0
 ENGINE=containerd
 while [ $# -gt 0 ]; do
   case "$1" in
     --verify) VERIFY=1 ;;
+    --multiarch) MULTIARCH=1 ;;
     --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
     --engine=*) ENGINE="${1#--engine=}" ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1 (use --verify, --engine NAME)" ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (use --verify, --engine NAME, --multiarch)" ;;
   esac
   shift
 done
@@ -82,8 +90,12 @@ EOF
 KEY=$( { printf '%s\n' "$RECIPE_REV" "$SUITE" "$MIRROR" "$VARIANT" "$INCLUDE" "$IMG_CA" "$HOOK"; cat "$HOST_CA"; } \
        | sha256sum | cut -c1-16)
 DIR="$PYCACHE_CACHE/base"
+ARCH=amd64   # the rootfs build_rootfs makes: $TAR and $VERSIONS
 TAR="$DIR/rootfs-$KEY.tar"
 VERSIONS="$DIR/versions-$KEY.txt"
+# The arm64 rootfs of the same recipe (the amd64 key and file names are unchanged).
+KEY_ARM64=$(printf '%s arm64\n' "$KEY" | sha256sum | cut -c1-16)
+PYCACHE_MULTIARCH_BASE_IMAGE="${PYCACHE_MULTIARCH_BASE_IMAGE:-$PYCACHE_BASE_IMAGE-multiarch}"
 case "$DIR" in *[[:space:]]*) die "PYCACHE_CACHE must not contain whitespace: $DIR" ;; esac
 mkdir -p "$DIR/debs"
 
@@ -115,7 +127,7 @@ build_rootfs() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq mmdebstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
   fi
-  log "mmdebstrap $(mmdebstrap --version | awk '{print $2}'): $VARIANT $SUITE with $INCLUDE (debs cached in $DIR/debs)"
+  log "mmdebstrap $(mmdebstrap --version | awk '{print $2}'): $VARIANT $SUITE $ARCH with $INCLUDE (debs cached in $DIR/debs)"
   local t hook
   t=$(date +%s.%N)
   hook=$(mktemp "$DIR/hook.XXXXXX.sh")
@@ -124,7 +136,7 @@ build_rootfs() {
   # The .debs are kept between runs: sync-in before apt downloads, sync-out before mmdebstrap's
   # cleanup empties the apt cache (--skip=essential/unlink keeps the essential set there too).
   export HOST_CA IMG_CA MIRROR SUITE   # for the hook
-  VERSIONS_OUT="$VERSIONS.tmp" mmdebstrap --quiet --mode=root --format=tar --variant="$VARIANT" --include="$INCLUDE" \
+  VERSIONS_OUT="$VERSIONS.tmp" mmdebstrap --quiet --mode=root --format=tar --arch="$ARCH" --variant="$VARIANT" --include="$INCLUDE" \
     --skip=essential/unlink \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
     --setup-hook="sync-in $DIR/debs /var/cache/apt/archives" \
@@ -136,8 +148,13 @@ build_rootfs() {
   rm -rf "$DIR"/debs/partial
   mv "$VERSIONS.tmp" "$VERSIONS"
   mv "$TAR.tmp" "$TAR"
-  # keep only this recipe's rootfs
-  find "$DIR" -maxdepth 1 \( -name 'rootfs-*.tar' -o -name 'versions-*.txt' \) ! -name "rootfs-$KEY.tar" ! -name "versions-$KEY.txt" -delete
+  # keep only this recipe's rootfs of each architecture (amd64: rootfs-KEY.tar; arm64: rootfs-arm64-KEY.tar)
+  local k=${TAR##*/rootfs-}; k=${k%.tar}
+  if [ "$ARCH" = amd64 ]; then
+    find "$DIR" -maxdepth 1 \( -name 'rootfs-????????????????.tar' -o -name 'versions-????????????????.txt' \) ! -name "rootfs-$k.tar" ! -name "versions-$k.txt" -delete
+  else
+    find "$DIR" -maxdepth 1 \( -name "rootfs-$ARCH-*.tar" -o -name "versions-$ARCH-*.txt" \) ! -name "rootfs-$k.tar" ! -name "versions-$k.txt" -delete
+  fi
   log "rootfs $(du -h "$TAR" | cut -f1) in $(elapsed "$t")"
 }
 
@@ -161,6 +178,54 @@ import_image() {
   fi
   log "imported in $(elapsed "$t")"
 }
+
+# --multiarch: both rootfs tarballs, joined under one tag by a multi-platform build.
+if [ "$MULTIARCH" = 1 ]; then
+  MKEY="$KEY+$KEY_ARM64"
+  multi_key() { docker image inspect "$PYCACHE_MULTIARCH_BASE_IMAGE" --format '{{with .Config.Labels}}{{index . "io.pycache.base.recipe"}}{{end}}' 2>/dev/null || true; }
+  if [ "$(multi_key)" = "$MKEY" ]; then
+    log "reusing $PYCACHE_MULTIARCH_BASE_IMAGE (recipe $MKEY)"
+    exit 0
+  fi
+  "$(dirname "$0")/binfmt.sh" --check || die "arm64 programs cannot run here: run scripts/binfmt.sh first"
+  for ARCH in amd64 arm64; do
+    if [ "$ARCH" = amd64 ]; then
+      TAR="$DIR/rootfs-$KEY.tar"; VERSIONS="$DIR/versions-$KEY.txt"
+    else
+      TAR="$DIR/rootfs-arm64-$KEY_ARM64.tar"; VERSIONS="$DIR/versions-arm64-$KEY_ARM64.txt"
+    fi
+    if [ -s "$TAR" ] && [ -s "$VERSIONS" ]; then log "reusing the $ARCH rootfs tarball $TAR"; else build_rootfs; fi
+  done
+  v=$(cat "$DIR/versions-$KEY.txt"); py=$(sed -n 's/^python=//p' <<<"$v"); pip=$(sed -n 's/^pip=//p' <<<"$v"); deb=$(sed -n 's/^debian=//p' <<<"$v")
+  py_arm=$(sed -n 's/^python=//p' "$DIR/versions-arm64-$KEY_ARM64.txt")
+  [ "$py" = "$py_arm" ] || die "amd64 has Python $py but arm64 $py_arm: one PYTHON_VERSION cannot describe both"
+  ctx=$(mktemp -d "$DIR/multiarch.XXXXXX")
+  trap 'rm -rf "$ctx"' EXIT
+  ln "$DIR/rootfs-$KEY.tar" "$ctx/rootfs-amd64.tar"
+  ln "$DIR/rootfs-arm64-$KEY_ARM64.tar" "$ctx/rootfs-arm64.tar"
+  # The same config as import_image's `docker import --change`s.
+  cat > "$ctx/Dockerfile" <<DOCKERFILE
+FROM scratch
+ARG TARGETARCH
+ADD rootfs-\${TARGETARCH}.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 PYTHON_VERSION=$py
+ENV SSL_CERT_FILE=$IMG_CA PIP_CERT=$IMG_CA REQUESTS_CA_BUNDLE=$IMG_CA UV_NATIVE_TLS=1
+LABEL io.pycache.test-base=true io.pycache.base.recipe=$MKEY io.pycache.base.python=$py io.pycache.base.pip=$pip io.pycache.base.debian=$deb
+CMD ["python3"]
+DOCKERFILE
+  log "building $PYCACHE_MULTIARCH_BASE_IMAGE (linux/amd64, linux/arm64; recipe $MKEY)"
+  t=$(date +%s.%N)
+  docker buildx build --progress=plain --provenance=false --sbom=false --platform linux/amd64,linux/arm64 \
+    -t "$PYCACHE_MULTIARCH_BASE_IMAGE" --load "$ctx" >"$ctx/build.log" 2>&1 \
+    || { tail -n 30 "$ctx/build.log" >&2; die "building $PYCACHE_MULTIARCH_BASE_IMAGE failed"; }
+  for p in linux/amd64 linux/arm64; do
+    arch=$(docker image inspect --platform "$p" "$PYCACHE_MULTIARCH_BASE_IMAGE" --format '{{.Architecture}}') \
+      || die "$PYCACHE_MULTIARCH_BASE_IMAGE has no $p image"
+    [ "$arch" = "${p#linux/}" ] || die "$PYCACHE_MULTIARCH_BASE_IMAGE for $p is $arch"
+  done
+  log "$PYCACHE_MULTIARCH_BASE_IMAGE on the '$ENGINE' engine: linux/amd64 and linux/arm64, Debian $deb, Python $py, in $(elapsed "$t") ($(elapsed "$T0") in all)"
+  exit 0
+fi
 
 ours=absent
 if docker image inspect "$PYCACHE_BASE_IMAGE" >/dev/null 2>&1; then

@@ -112,7 +112,7 @@ fn history_entry(created_by: String, empty: bool, created: Option<&str>) -> Valu
 }
 
 /// RFC 3339 UTC for a Unix time, without a date library: days → civil date (H. Hinnant).
-fn rfc3339(secs: i64) -> String {
+pub(crate) fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let z = days + 719_468;

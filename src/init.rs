@@ -118,8 +118,8 @@ pub fn recipe_text(files: &ProjectFiles, opts: &Options) -> Result<String, Diagn
     for id in PLATFORMS {
         let platform = Platform::parse(id).unwrap_or_else(|_| Platform::host());
         let plan = crate::plan::plan(&seed, &project, "", &platform, &Facts::default())?;
-        for name in &plan.env.from_source {
-            from_source.entry(name.clone()).or_default().push(id);
+        for name in plan.env.from_source() {
+            from_source.entry(name).or_default().push(id);
         }
         first_plan.get_or_insert(plan);
     }

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod platform;
 pub mod proto;
 pub mod recipe;
+pub mod sbom;
 
 use std::collections::BTreeMap;
 

@@ -654,6 +654,75 @@ async fn multi_platform_builds_return_refs_by_platform() {
     assert!(recorded.solves.iter().all(|s| s.cache_imports.len() == 1));
 }
 
+/// The content of the file the definition of `solve` writes (a one-file SBOM filesystem).
+fn mkfile_data(solve: &pb::SolveRequest) -> (String, Vec<u8>) {
+    let def = solve.definition.as_ref().expect("a definition");
+    for op in def
+        .def
+        .iter()
+        .map(|b| llb_pb::Op::decode(b.as_slice()).unwrap())
+    {
+        if let Some(llb_pb::op::Op::File(file)) = op.op {
+            for action in file.actions {
+                if let Some(llb_pb::file_action::Action::Mkfile(m)) = action.action {
+                    return (m.path, m.data);
+                }
+            }
+        }
+    }
+    panic!("no mkfile in {def:?}");
+}
+
+#[tokio::test]
+async fn sbom_is_attached_per_platform_from_the_lock() {
+    let daemon = drive(
+        uv_project(&testdata("pycache.toml")),
+        &[
+            ("platform", "linux/amd64,linux/arm64"),
+            ("attest:sbom", ""),
+            ("build-arg:SOURCE_DATE_EPOCH", "1700000000"),
+        ],
+    )
+    .await;
+    let ret = the_return(&daemon);
+    let result = ret.result.as_ref().expect("a result");
+    assert_eq!(
+        result.attestations.keys().collect::<Vec<_>>(),
+        ["linux/amd64", "linux/arm64"]
+    );
+    let solves = daemon.recorded.lock().unwrap().solves.clone();
+    for (platform, atts) in &result.attestations {
+        let [att] = atts.attestation.as_slice() else {
+            panic!("one attestation for {platform}: {atts:?}");
+        };
+        assert_eq!(att.kind, pb::AttestationKind::InToto as i32);
+        assert_eq!(att.in_toto_predicate_type, "https://spdx.dev/Document");
+        assert!(att.in_toto_subjects.is_empty(), "the image itself");
+        let id = &att.r#ref.as_ref().expect("a ref").id;
+        let n: usize = id.strip_prefix("ref-").unwrap().parse().unwrap();
+        let solve = &solves[n - 1];
+        let (path, data) = mkfile_data(solve);
+        assert_eq!(path, att.path);
+        let doc: Value = serde_json::from_slice(&data).unwrap();
+        assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+        assert_eq!(doc["creationInfo"]["created"], "2023-11-14T22:13:20Z");
+        assert!(doc["name"].as_str().unwrap().contains(platform.as_str()));
+        let six = &doc["packages"][0];
+        assert_eq!(six["name"], "six");
+        assert_eq!(
+            six["externalRefs"][0]["referenceLocator"],
+            "pkg:pypi/six@1.17.0"
+        );
+        let arch = platform.rsplit('/').next().unwrap();
+        let file_op =
+            llb_pb::Op::decode(solve.definition.as_ref().unwrap().def[0].as_slice()).unwrap();
+        assert_eq!(file_op.platform.unwrap().architecture, arch);
+    }
+
+    let without = drive(uv_project(&testdata("pycache.toml")), &[]).await;
+    assert!(the_return(&without).result.unwrap().attestations.is_empty());
+}
+
 #[tokio::test]
 async fn no_cache_marks_every_op() {
     let daemon = drive(uv_project(&testdata("pycache.toml")), &[("no-cache", "")]).await;
@@ -712,6 +781,53 @@ async fn targets_lists_runtime_and_the_recipes_targets() {
 }
 
 #[tokio::test]
+async fn outline_lists_the_args_and_the_target() {
+    let recipe = "[args]\n# Which Python\nPY = \"3.11\"\n\n[image]\nbase = \"local/python:${PY}-slim\"\n\n# Python with a shell\n[targets.debug]\ncmd = [\"python\"]\n";
+    let daemon = drive(
+        uv_project(recipe),
+        &[
+            ("requestid", "frontend.outline"),
+            ("target", "debug"),
+            ("build-arg:PY", "3.12"),
+        ],
+    )
+    .await;
+    let ret = the_return(&daemon);
+    let json = metadata_json(&ret, "result.json");
+    assert_eq!(json["name"], "debug");
+    assert_eq!(json["description"], "Python with a shell");
+    assert_eq!(json["args"][0]["name"], "PY");
+    assert_eq!(
+        json["args"][0]["value"], "3.12",
+        "the value the build would use"
+    );
+    assert_eq!(json["args"][0]["description"], "Which Python");
+    assert_eq!(json["args"][0]["location"]["ranges"][0]["start"]["line"], 3);
+    assert!(json.get("secrets").is_none() && json.get("ssh").is_none());
+    assert_eq!(json["sources"].as_array().unwrap().len(), 1);
+    assert_eq!(metadata_text(&ret, "version"), "1.0.0");
+    assert!(metadata_text(&ret, "result.txt").starts_with("TARGET:      debug\n"));
+    // Only the recipe is read: no project files, no build.
+    assert_eq!(
+        daemon.recorded.lock().unwrap().solves.len(),
+        1,
+        "one solve: the recipe"
+    );
+
+    let unknown = drive(
+        uv_project(recipe),
+        &[("requestid", "frontend.outline"), ("target", "dbg")],
+    )
+    .await;
+    let ret = the_return(&unknown);
+    let message = &error_of(&ret).message;
+    assert!(
+        message.contains("target `dbg` is not defined") && message.contains("debug"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn lint_reports_every_problem_with_a_location() {
     let ok = drive(
         uv_project(&testdata("pycache.toml")),
@@ -745,7 +861,7 @@ async fn lint_reports_every_problem_with_a_location() {
 
 #[tokio::test]
 async fn unknown_subrequests_are_typed_as_unsupported() {
-    let daemon = drive(uv_project(""), &[("requestid", "frontend.outline")]).await;
+    let daemon = drive(uv_project(""), &[("requestid", "frontend.graph")]).await;
     let ret = the_return(&daemon);
     let error = error_of(&ret);
     let detail = &error.details[0];
@@ -755,7 +871,7 @@ async fn unknown_subrequests_are_typed_as_unsupported() {
     );
     assert_eq!(
         serde_json::from_slice::<Value>(&detail.value).unwrap()["name"],
-        "frontend.outline"
+        "frontend.graph"
     );
 }
 

@@ -138,3 +138,71 @@ fn github_actions_example_is_current() {
     let failure = check(&dir, &path, &text);
     assert!(failure.is_none(), "{}", failure.unwrap_or_default());
 }
+
+/// `--call outline` of a case: `outline.json` (the `result.json` buildx reads) and
+/// `outline.txt` (what buildx prints), for the cases with build args and targets.
+#[test]
+fn outline_goldens() {
+    let mut failures = Vec::new();
+    for case in ["env-ports-labels", "named-target"] {
+        let dir = common::testdata().join(case);
+        let args = common::case_args(&dir);
+        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
+        let recipe = pycache::recipe::parse("pycache.toml", &text, &args.build_args)
+            .unwrap_or_else(|d| panic!("{case}: {d}"));
+        let result = pycache::gateway::subrequests::outline(&recipe, &args.target)
+            .unwrap_or_else(|d| panic!("{case}: {d}"));
+        let json = String::from_utf8(result.metadata["result.json"].clone()).unwrap();
+        failures.extend(check(&dir, "outline.json", &format!("{json}\n")));
+        let txt = String::from_utf8(result.metadata["result.txt"].clone()).unwrap();
+        failures.extend(check(&dir, "outline.txt", &txt));
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The SPDX document `--sbom=true` attaches, from each kind of lock: `sbom.spdx.json`, created
+/// at a fixed `SOURCE_DATE_EPOCH`.
+#[test]
+fn sbom_goldens() {
+    let mut failures = Vec::new();
+    for case in [
+        "uv-minimal",
+        "uv-workspace",
+        "poetry-app",
+        "pylock-app",
+        "pip-hashes",
+    ] {
+        let dir = common::testdata().join(case);
+        let args = common::case_args(&dir);
+        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
+        let files = pycache::detect::ProjectFiles::from_dir(&dir).unwrap();
+        let inputs = pycache::Inputs {
+            recipe_file: "pycache.toml",
+            recipe_text: &text,
+            recipe_dockerignore: None,
+            files: &files,
+            target: &args.target,
+            build_args: &args.build_args,
+            platform: common::amd64(),
+            facts: args.facts.clone(),
+        };
+        let prepared = pycache::prepare(&inputs).unwrap_or_else(|d| panic!("{case}: {d}"));
+        let plan = prepared
+            .plan(&args.target, &common::amd64(), &args.facts)
+            .unwrap_or_else(|d| panic!("{case}: {d}"));
+        let doc = pycache::sbom::spdx(&plan, &prepared.project, 1_700_000_000)
+            .unwrap_or_else(|| panic!("{case}: no SBOM from a locked project"));
+        let mut json = serde_json::to_string_pretty(&doc).unwrap();
+        json.push('\n');
+        failures.extend(check(&dir, "sbom.spdx.json", &json));
+    }
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
+}

@@ -153,6 +153,13 @@ pub async fn answer<T: BridgeTransport>(
     match opts.request_id.as_deref() {
         None => build(client, opts, join).await,
         Some(subrequests::DESCRIBE) => Ok(subrequests::describe()),
+        Some(subrequests::OUTLINE) => {
+            let recipe = read_recipe(client, opts).await?;
+            let no_files = ProjectFiles::default();
+            let parsed = crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args)
+                .map_err(|d| invalid(d, &recipe, &no_files))?;
+            subrequests::outline(&parsed, &opts.target).map_err(|d| invalid(d, &recipe, &no_files))
+        }
         Some(subrequests::TARGETS) => {
             let recipe = read_recipe(client, opts).await?;
             let parsed = crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args)
@@ -600,11 +607,65 @@ fn merge_labels(config: &mut Value, labels: &BTreeMap<String, String>) {
     }
 }
 
-/// One platform's build: its ref and image config.
+/// One platform's build: its ref, image config and attestations.
 struct Built {
     platform: Platform,
     ref_id: String,
     config: Vec<u8>,
+    attestations: Vec<pb::Attestation>,
+}
+
+/// Where the SBOM file is in the filesystem its attestation refers to.
+const SBOM_PATH: &str = "/pycache.spdx.json";
+
+/// The SBOM of `plan` as an in-toto attestation: an SPDX document from the lock, in a
+/// one-file filesystem solved for the attestation to refer to. With an SPDX attestation in the
+/// result, BuildKit runs no scanner. `None` (with a warning) when nothing is locked: then
+/// BuildKit scans the image with its default scanner as for any frontend.
+async fn sbom_attestation<T: BridgeTransport>(
+    client: &mut LlbBridgeClient<T>,
+    opts: &FrontendOptions,
+    plan: &Plan,
+    project: &crate::detect::Project,
+) -> Result<Option<pb::Attestation>, FrontendError> {
+    let created = opts.source_date_epoch().unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    });
+    let Some(doc) = crate::sbom::spdx(plan, project, created) else {
+        let short = "--sbom: the dependencies are not locked (requirements without == pins and --hash), so pycache attaches no SBOM of its own and BuildKit's scanner runs";
+        log(&format!("warning: {short}"));
+        let request = pb::WarnRequest {
+            level: 1,
+            short: short.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        if let Err(e) = client.warn(request).await {
+            log(&format!("could not send the warning to BuildKit: {e}"));
+        }
+        return Ok(None);
+    };
+    let mut bytes = serde_json::to_vec_pretty(&doc).expect("JSON values serialise");
+    bytes.push(b'\n');
+    let state = llb::State::scratch()
+        .file()
+        .mkfile(SBOM_PATH, 0o644, bytes, None)
+        .named(format!("[sbom] {} packages from the lock", plan.platform))
+        .into_state();
+    let def = llb::marshal(&state, &plan.platform.to_llb());
+    let ref_id = solve_ref(client, opts, def, "write the SBOM").await?;
+    Ok(Some(pb::Attestation {
+        kind: pb::AttestationKind::InToto as i32,
+        metadata: BTreeMap::from([("reason".to_owned(), b"sbom".to_vec())]),
+        r#ref: Some(pb::Ref {
+            id: ref_id,
+            def: None,
+        }),
+        path: SBOM_PATH.to_owned(),
+        in_toto_predicate_type: crate::sbom::PREDICATE_TYPE.to_owned(),
+        in_toto_subjects: Vec::new(),
+    }))
 }
 
 async fn build<T: BridgeTransport>(
@@ -671,10 +732,19 @@ async fn build<T: BridgeTransport>(
         let ref_id = solve_ref(client, opts, def, "solve the build").await?;
         let mut config = image_config(plan, &base, opts.source_date_epoch());
         merge_labels(&mut config, &opts.labels);
+        let attestations = if opts.sbom {
+            sbom_attestation(client, opts, plan, &prepared.project)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
         built.push(Built {
             platform: plan.platform.clone(),
             ref_id,
             config: serde_json::to_vec(&config).expect("JSON values serialise"),
+            attestations,
         });
     }
     Ok(result(built, opts.multi_platform))
@@ -683,6 +753,19 @@ async fn build<T: BridgeTransport>(
 /// One ref with `containerimage.config`, or (multi-platform) refs keyed by platform with one
 /// config each and the mandatory `refs.platforms`.
 fn result(built: Vec<Built>, multi_platform: bool) -> pb::Result {
+    // Attestations are keyed by platform id, as the exporter finds each image's.
+    let attestations: BTreeMap<String, pb::Attestations> = built
+        .iter()
+        .filter(|b| !b.attestations.is_empty())
+        .map(|b| {
+            (
+                b.platform.id(),
+                pb::Attestations {
+                    attestation: b.attestations.clone(),
+                },
+            )
+        })
+        .collect();
     if !multi_platform && built.len() == 1 {
         let b = built.into_iter().next().expect("one build");
         return pb::Result {
@@ -691,7 +774,7 @@ fn result(built: Vec<Built>, multi_platform: bool) -> pb::Result {
                 def: None,
             })),
             metadata: BTreeMap::from([("containerimage.config".to_owned(), b.config)]),
-            ..Default::default()
+            attestations,
         };
     }
     let mut refs = BTreeMap::new();
@@ -720,7 +803,7 @@ fn result(built: Vec<Built>, multi_platform: bool) -> pb::Result {
     pb::Result {
         result: Some(pb::result::Result::Refs(pb::RefMap { refs })),
         metadata,
-        ..Default::default()
+        attestations,
     }
 }
 
@@ -760,11 +843,13 @@ mod tests {
                 platform: Platform::parse("linux/amd64").unwrap(),
                 ref_id: "a".into(),
                 config: b"{}".to_vec(),
+                attestations: Vec::new(),
             },
             Built {
                 platform: Platform::parse("linux/arm/v7").unwrap(),
                 ref_id: "b".into(),
                 config: b"{}".to_vec(),
+                attestations: Vec::new(),
             },
         ];
         let r = result(built, true);

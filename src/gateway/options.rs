@@ -57,6 +57,8 @@ pub struct FrontendOptions {
     /// `frontend.caps`, comma-separated.
     pub frontend_caps: Vec<String>,
     pub no_cache: NoCache,
+    /// `attest:sbom` (`--sbom=true`), unless it says `disabled=true`: attach an SBOM.
+    pub sbom: bool,
     /// `contextsubdir` (only for non-local contexts; not used yet).
     pub context_subdir: Option<String>,
     /// `BUILDKIT_SESSION_ID`.
@@ -229,6 +231,14 @@ impl FrontendOptions {
             ),
         };
 
+        // CSV of key=value attributes (moby/buildkit `frontend/attestations/parse.go`).
+        let sbom = get("attest:sbom").is_some_and(|attrs| {
+            !attrs.split(',').any(|kv| {
+                let kv = kv.trim().trim_matches('"');
+                kv.split_once('=')
+                    .is_some_and(|(k, v)| k == "disabled" && parse_bool(v).unwrap_or(false))
+            })
+        });
         let non_empty = |key: &str| get(key).filter(|v| !v.is_empty()).map(str::to_owned);
         Ok(Self {
             filename,
@@ -251,6 +261,7 @@ impl FrontendOptions {
                 .map(str::to_owned)
                 .collect(),
             no_cache,
+            sbom,
             context_subdir: non_empty("contextsubdir"),
             session_id,
             workers,
@@ -517,6 +528,19 @@ mod tests {
             o.no_cache,
             NoCache::Stages(vec!["builder".into(), "runtime".into()])
         );
+    }
+
+    #[test]
+    fn sbom_is_asked_for_by_attest_sbom_unless_disabled() {
+        let sbom = |opts: &[&str]| FrontendOptions::from_env(env(opts)).unwrap().sbom;
+        assert!(!sbom(&[]));
+        assert!(sbom(&["attest:sbom="]));
+        assert!(sbom(&[
+            "attest:sbom=generator=docker/buildkit-syft-scanner"
+        ]));
+        assert!(!sbom(&["attest:sbom=disabled=true"]));
+        assert!(!sbom(&["attest:sbom=\"disabled=true\""]));
+        assert!(sbom(&["attest:sbom=disabled=false"]));
     }
 
     #[test]

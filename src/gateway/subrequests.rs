@@ -1,8 +1,9 @@
 //! `--call` subrequests (option `requestid`): `frontend.subrequests.describe`,
-//! `frontend.targets` and `frontend.lint` (`--check`). Each answers with a `Return` that has
-//! no filesystem and metadata `result.json`, `result.txt` and `version`, in the JSON shapes of
-//! moby/buildkit `frontend/subrequests/` (`describe.go`, `targets/targets.go`, `lint/lint.go`).
-//! Pure: the caller reads the recipe and the project.
+//! `frontend.outline`, `frontend.targets` and `frontend.lint` (`--check`). Each answers with a
+//! `Return` that has no filesystem and metadata `result.json`, `result.txt` and `version`, in
+//! the JSON shapes of moby/buildkit `frontend/subrequests/` (`describe.go`,
+//! `outline/outline.go`, `targets/targets.go`, `lint/lint.go`). Pure: the caller reads the
+//! recipe and the project.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use crate::diag::Diagnostics;
 use crate::recipe::{RUNTIME_TARGET, Recipe};
 
 pub const DESCRIBE: &str = "frontend.subrequests.describe";
+pub const OUTLINE: &str = "frontend.outline";
 pub const TARGETS: &str = "frontend.targets";
 pub const LINT: &str = "frontend.lint";
 
@@ -66,6 +68,11 @@ fn reply(json: &Value, text: String, extra: &[(&str, String)]) -> pb::Result {
 /// Columns padded like Go's `tabwriter` with padding 1: every cell but the last is as wide as
 /// its column's widest cell plus one space.
 fn table(rows: &[Vec<String>]) -> String {
+    padded_table(rows, 1)
+}
+
+/// Columns padded like Go's `tabwriter` with `padding` spaces after the widest cell.
+fn padded_table(rows: &[Vec<String>], padding: usize) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -81,7 +88,7 @@ fn table(rows: &[Vec<String>]) -> String {
         for (c, cell) in row.iter().enumerate() {
             out.push_str(cell);
             if c + 1 < row.len() {
-                let pad = widths[c] + 1 - cell.chars().count();
+                let pad = widths[c] + padding - cell.chars().count();
                 out.push_str(&" ".repeat(pad));
             }
         }
@@ -93,6 +100,11 @@ fn table(rows: &[Vec<String>]) -> String {
 /// `frontend.subrequests.describe`: the subrequests pycache answers.
 pub fn describe() -> pb::Result {
     let all = [
+        (
+            OUTLINE,
+            "List all parameters current build target supports",
+            &["result.json", "result.txt"][..],
+        ),
         (
             TARGETS,
             "List all targets current build supports",
@@ -134,15 +146,7 @@ fn target_header(text: &str, name: &str) -> Option<(usize, String)> {
         let l = l.trim();
         headers.iter().any(|h| l.starts_with(h.as_str()))
     })?;
-    let mut comments: Vec<&str> = lines[..index]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .take_while(|l| l.starts_with('#'))
-        .map(|l| l.trim_start_matches('#').trim())
-        .collect();
-    comments.reverse();
-    Some((index + 1, comments.join(" ")))
+    Some((index + 1, comments_above(&lines, index)))
 }
 
 /// `frontend.targets`: the runtime image (the default) and every `[targets.NAME]`.
@@ -191,6 +195,92 @@ pub fn targets(recipe: &Recipe) -> pb::Result {
         "sources": [base64::engine::general_purpose::STANDARD.encode(&recipe.source)],
     });
     reply(&json, table(&rows), &[])
+}
+
+/// The comment lines just above line `index` (0-based) of `lines`, joined: what describes the
+/// thing on that line, as a comment above a Dockerfile `ARG` or stage does.
+fn comments_above(lines: &[&str], index: usize) -> String {
+    let mut comments: Vec<&str> = lines[..index]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect();
+    comments.reverse();
+    comments.join(" ")
+}
+
+/// A `location` of one whole line (1-based) of source 0 (Go's omitempty drops `sourceIndex`
+/// 0 and `character` 0).
+fn line_location(line: usize) -> Value {
+    json!({ "ranges": [{ "start": { "line": line }, "end": { "line": line } }] })
+}
+
+/// `frontend.outline`: what a build of `target` ("" for the default) takes: the recipe's
+/// `[args]` with their values (the `--build-arg` given, else the default), each described by
+/// the comment lines above it, and the target with its description. The recipe names no
+/// secrets or SSH sockets, so neither list is sent (Go's omitempty). An unknown target is an
+/// error, as the build's is.
+pub fn outline(recipe: &Recipe, target: &str) -> Result<pb::Result, Diagnostics> {
+    crate::plan::check_target(recipe, target)?;
+    let lines: Vec<&str> = recipe.source.lines().collect();
+    let line_of = |offset: usize| {
+        recipe.source[..offset.min(recipe.source.len())]
+            .matches('\n')
+            .count()
+    };
+    let mut args = Vec::new();
+    let mut rows = vec![vec![
+        "BUILD ARG".to_owned(),
+        "VALUE".to_owned(),
+        "DESCRIPTION".to_owned(),
+    ]];
+    // In the recipe's order, as the Dockerfile frontend lists its ARGs.
+    let mut declared: Vec<_> = recipe.args.iter().collect();
+    declared.sort_by_key(|(_, value)| value.span().start);
+    for (name, value) in declared {
+        let index = line_of(value.span().start);
+        let description = if index < lines.len() {
+            comments_above(&lines, index)
+        } else {
+            String::new()
+        };
+        let mut arg = json!({ "name": name });
+        if !description.is_empty() {
+            arg["description"] = json!(description);
+        }
+        if !value.get_ref().is_empty() {
+            arg["value"] = json!(value.get_ref());
+        }
+        arg["location"] = line_location(index + 1);
+        args.push(arg);
+        rows.push(vec![name.clone(), value.get_ref().clone(), description]);
+    }
+    let (name, description) = if target.is_empty() || target == RUNTIME_TARGET {
+        (RUNTIME_TARGET.to_owned(), "the runtime image".to_owned())
+    } else {
+        let description = target_header(&recipe.source, target)
+            .map(|(_, d)| d)
+            .unwrap_or_default();
+        (target.to_owned(), description)
+    };
+    // As buildx prints it (`outline.PrintOutline`): each section, then an empty line.
+    let mut json = json!({ "name": name });
+    let mut header = vec![vec!["TARGET:".to_owned(), name]];
+    if !description.is_empty() {
+        header.push(vec!["DESCRIPTION:".to_owned(), description.clone()]);
+        json["description"] = json!(description);
+    }
+    let mut text = table(&header);
+    text.push('\n');
+    if !args.is_empty() {
+        json["args"] = Value::Array(args);
+        text.push_str(&padded_table(&rows, 3));
+        text.push('\n');
+    }
+    json["sources"] = json!([base64::engine::general_purpose::STANDARD.encode(&recipe.source)]);
+    Ok(reply(&json, text, &[]))
 }
 
 /// `frontend.lint` (`--check`): every problem of the recipe and project, for every target, as
@@ -261,7 +351,7 @@ mod tests {
             .iter()
             .map(|d| d["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, [TARGETS, LINT, DESCRIBE]);
+        assert_eq!(names, [OUTLINE, TARGETS, LINT, DESCRIBE]);
         assert_eq!(meta(&r, "version"), "1.0.0");
         let text = meta(&r, "result.txt");
         let lines: Vec<&str> = text.lines().collect();
@@ -269,7 +359,8 @@ mod tests {
             lines[0],
             format!("NAME{}VERSION DESCRIPTION", " ".repeat(17))
         );
-        assert!(lines[1].starts_with("targets              1.0.0   List all targets"));
+        assert!(lines[1].starts_with("outline              1.0.0   List all parameters"));
+        assert!(lines[2].starts_with("targets              1.0.0   List all targets"));
     }
 
     #[test]

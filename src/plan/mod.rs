@@ -225,8 +225,22 @@ pub struct Environment {
     /// The lock the dependencies were read from and how, when the manager does not say it
     /// (poetry.lock and pylock.toml, installed with uv).
     pub lock: Option<String>,
+    /// What the lock installs for this target, and from which file: `None` when the
+    /// dependencies are not locked (pip requirements without pins and hashes).
+    pub locked: Option<(String, crate::lock::LockedEnv)>,
+}
+
+impl Environment {
     /// The locked packages built from their sdist for the target (no wheel fits it), by name.
-    pub from_source: Vec<String>,
+    /// Requirements files do not say which packages have wheels: none for them.
+    pub fn from_source(&self) -> Vec<String> {
+        self.locked
+            .iter()
+            .flat_map(|(_, env)| &env.packages)
+            .filter(|p| p.sdist_only)
+            .map(|p| p.name.clone())
+            .collect()
+    }
 }
 
 /// One layer of locked dependencies: its install step and what it installs.
@@ -389,6 +403,13 @@ pub struct Facts {
     pub python: Option<pep508_rs::pep440_rs::Version>,
     /// How the engine can join layers (from its LLB caps `mergeop`, `diffop`).
     pub join: Join,
+}
+
+/// Whether `target` ("" or "runtime" for the default image) is one of the recipe's, with the
+/// error a build of it would give.
+pub fn check_target(recipe: &Recipe, target: &str) -> Result<(), Diagnostics> {
+    select::select(recipe, target)?;
+    Ok(())
 }
 
 /// Builds the plan for `target` ("" or "runtime" for the default image).

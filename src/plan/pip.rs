@@ -40,6 +40,7 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
         .index_url
         .as_ref()
         .map_or(lock::PYPI, |u| u.get_ref().as_str());
+    let mut pinned = None;
     let (dependencies, single_layer_reason) = match lock::requirements::select(
         &pip.files,
         index,
@@ -52,6 +53,8 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
                 .enumerate()
                 .map(|(i, g)| locked_layer(i, g, &options, &env, &credentials, ctx))
                 .collect();
+            let files: Vec<&str> = pip.files.iter().map(|f| f.path.as_str()).collect();
+            pinned = Some((files.join(", "), locked));
             (layers, None)
         }
         Err(why) => (
@@ -72,8 +75,7 @@ pub(super) fn environment(pip: &PipProject, ctx: &EnvContext) -> Environment {
         project: project_step(pip, &env, &credentials, ctx),
         single_layer_reason,
         lock: None,
-        // Requirements files do not say which packages have wheels.
-        from_source: Vec::new(),
+        locked: pinned,
     }
 }
 

@@ -130,13 +130,7 @@ pub(super) fn environment(locked: &Locked, ctx: &EnvContext) -> Environment {
         project: project_step(&locked.env, ctx, &env),
         single_layer_reason: None,
         lock: locked.description.clone(),
-        from_source: locked
-            .env
-            .packages
-            .iter()
-            .filter(|p| p.sdist_only)
-            .map(|p| p.name.clone())
-            .collect(),
+        locked: Some((locked.file.clone(), locked.env.clone())),
     }
 }
 

@@ -64,6 +64,13 @@ pub fn base_image() -> String {
     std::env::var("PYCACHE_BASE_IMAGE").unwrap_or_else(|_| "local/python:3.11-slim".into())
 }
 
+/// The base image for linux/amd64 and linux/arm64 under one tag (`scripts/base-image.sh
+/// --multiarch`).
+pub fn multiarch_base_image() -> String {
+    std::env::var("PYCACHE_MULTIARCH_BASE_IMAGE")
+        .unwrap_or_else(|_| "local/python:3.11-slim-multiarch".into())
+}
+
 /// The containerd-store engine with our images, or a panic saying how to get it.
 pub fn containerd() -> Engine {
     let engine = Engine::containerd();
