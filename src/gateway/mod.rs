@@ -4,6 +4,7 @@
 //! The process's stdout belongs to gRPC: everything else goes to stderr (the daemon's log).
 
 pub mod bridge;
+pub mod context;
 pub mod error;
 pub mod frontend;
 pub mod guard;
