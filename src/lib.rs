@@ -23,6 +23,8 @@ pub mod platform;
 pub mod proto;
 pub mod recipe;
 pub mod sbom;
+#[cfg(test)]
+mod testing;
 
 use std::collections::BTreeMap;
 

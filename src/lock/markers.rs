@@ -180,6 +180,31 @@ pub fn to_text(marker: &MarkerTree) -> Option<String> {
     marker.try_to_string()
 }
 
+/// In a walk of a dependency graph: `or`s `marker` into what reaches `node`; whether that
+/// changed anything (so whether the walk must go on from `node`).
+pub fn grow<K: Ord>(
+    reach: &mut std::collections::BTreeMap<K, MarkerTree>,
+    node: K,
+    marker: &MarkerTree,
+) -> bool {
+    if marker.is_false() {
+        return false;
+    }
+    match reach.get_mut(&node) {
+        Some(have) => {
+            let mut grown = have.clone();
+            grown.or(marker.clone());
+            let changed = grown != *have;
+            *have = grown;
+            changed
+        }
+        None => {
+            reach.insert(node, marker.clone());
+            true
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -445,26 +445,10 @@ fn hashes(table: &BTreeMap<String, String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::Platform;
+    use crate::testing::{self, names, target};
 
     fn fixture(path: &str) -> Pylock {
-        let text =
-            std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        Pylock::parse(&text).unwrap()
-    }
-
-    fn target(platform: &str, python: Option<&str>) -> Target {
-        Target::new(
-            Platform::parse(platform).unwrap(),
-            python.map(|v| v.parse().unwrap()),
-        )
-    }
-
-    fn names(env: &LockedEnv) -> Vec<String> {
-        env.packages
-            .iter()
-            .map(|p| format!("{}=={}", p.name, p.version))
-            .collect()
+        Pylock::parse(&testing::fixture(path)).unwrap()
     }
 
     fn set(items: &[&str]) -> BTreeSet<String> {

@@ -86,7 +86,7 @@ pub fn select(lock: &UvLock, selection: &Selection, target: &Target) -> LockedEn
     let mut parsed: BTreeMap<&str, MarkerTree> = BTreeMap::new();
     let mut work: Vec<Node> = Vec::new();
     for node in start {
-        if grow(&mut reach, node.clone(), &MarkerTree::TRUE) {
+        if markers::grow(&mut reach, node.clone(), &MarkerTree::TRUE) {
             work.push(node);
         }
     }
@@ -98,7 +98,7 @@ pub fn select(lock: &UvLock, selection: &Selection, target: &Target) -> LockedEn
             Part::Base => &pkg.dependencies,
             Part::Extra(e) => {
                 // An extra brings its package along.
-                if grow(&mut reach, (*index, Part::Base), &here) {
+                if markers::grow(&mut reach, (*index, Part::Base), &here) {
                     work.push((*index, Part::Base));
                 }
                 pkg.optional_dependencies
@@ -129,7 +129,7 @@ pub fn select(lock: &UvLock, selection: &Selection, target: &Target) -> LockedEn
                 .chain(edge.extra.iter().map(|x| Part::Extra(normalize_name(x))));
             for part in parts {
                 let node = (child, part);
-                if grow(&mut reach, node.clone(), &marker) {
+                if markers::grow(&mut reach, node.clone(), &marker) {
                     work.push(node);
                 }
             }
@@ -168,26 +168,6 @@ pub fn select(lock: &UvLock, selection: &Selection, target: &Target) -> LockedEn
     env.excluded.sort();
     env.excluded.dedup();
     env
-}
-
-/// `or`s `marker` into what reaches `node`; whether that changed anything.
-fn grow(reach: &mut BTreeMap<Node, MarkerTree>, node: Node, marker: &MarkerTree) -> bool {
-    if marker.is_false() {
-        return false;
-    }
-    match reach.get_mut(&node) {
-        Some(have) => {
-            let mut grown = have.clone();
-            grown.or(marker.clone());
-            let changed = grown != *have;
-            *have = grown;
-            changed
-        }
-        None => {
-            reach.insert(node, marker.clone());
-            true
-        }
-    }
 }
 
 /// The package an edge points at: the only one of its name, else the one of its version and
@@ -297,26 +277,10 @@ fn git_url(lock_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::Platform;
+    use crate::testing::{fixture, names, target};
 
     fn lock(path: &str) -> UvLock {
-        let text =
-            std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        UvLock::parse(&text).unwrap()
-    }
-
-    fn target(platform: &str, python: Option<&str>) -> Target {
-        Target::new(
-            Platform::parse(platform).unwrap(),
-            python.map(|v| v.parse().unwrap()),
-        )
-    }
-
-    fn names(env: &LockedEnv) -> Vec<String> {
-        env.packages
-            .iter()
-            .map(|p| format!("{}=={}", p.name, p.version))
-            .collect()
+        UvLock::parse(&fixture(path)).unwrap()
     }
 
     #[test]

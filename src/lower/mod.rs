@@ -449,20 +449,7 @@ mod tests {
 
     /// A uv project's plan, lowered with `no_cache`: (vertex name, ignore_cache) of each op.
     fn marks(no_cache: NoCache) -> Vec<(String, bool)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/uv-minimal");
-        let files = crate::detect::ProjectFiles::from_dir(&dir).unwrap();
-        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
-        let plan = crate::plan_build(&crate::Inputs {
-            recipe_file: "pycache.toml",
-            recipe_text: &text,
-            recipe_dockerignore: None,
-            files: &files,
-            target: "",
-            build_args: &Default::default(),
-            platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
-            facts: Default::default(),
-        })
-        .unwrap();
+        let plan = crate::testing::case_plan("uv-minimal", "");
         let opts = LowerOptions {
             no_cache,
             ..LowerOptions::offline()

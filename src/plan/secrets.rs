@@ -222,23 +222,10 @@ corp = { url = "https://pypi.corp.example/simple/", username = "deploy" }
     /// The plan of golden case `case` with apt packages of both kinds added: each step's id
     /// and the ids of the secrets it mounts.
     fn mounted(case: &str) -> Vec<(super::super::StepId, Vec<String>)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata")
-            .join(case);
-        let files = crate::detect::ProjectFiles::from_dir(&dir).unwrap();
-        let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap()
-            + "\n[apt]\npackages = [\"libpq5\"]\nbuild-packages = [\"gcc\"]\n";
-        let plan = crate::plan_build(&crate::Inputs {
-            recipe_file: "pycache.toml",
-            recipe_text: &text,
-            recipe_dockerignore: None,
-            files: &files,
-            target: "",
-            build_args: &Default::default(),
-            platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
-            facts: Default::default(),
-        })
-        .unwrap();
+        let plan = crate::testing::case_plan(
+            case,
+            "\n[apt]\npackages = [\"libpq5\"]\nbuild-packages = [\"gcc\"]\n",
+        );
         plan.steps()
             .map(|step| {
                 let ids = match &step.action {

@@ -1,27 +1,13 @@
 use super::content_hash::{python_float, write_value};
 use super::*;
-use crate::platform::Platform;
-
-fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
+use crate::testing::{self, fixture, names};
 
 fn table(text: &str) -> toml::Table {
     toml::from_str(text).unwrap()
 }
 
 fn target(python: Option<&str>) -> Target {
-    Target::new(
-        Platform::parse("linux/amd64").unwrap(),
-        python.map(|v| v.parse().unwrap()),
-    )
-}
-
-fn names(env: &LockedEnv) -> Vec<String> {
-    env.packages
-        .iter()
-        .map(|p| format!("{}=={}", p.name, p.version))
-        .collect()
+    testing::target("linux/amd64", python)
 }
 
 fn selection(groups: &[&str], extras: &[&str], root: Option<&str>) -> Selection {

@@ -174,7 +174,7 @@ pub(super) fn walk(lock: &PoetryLock, roots: &[Root]) -> Vec<(usize, MarkerTree)
             let parts = std::iter::once(None).chain(extras.iter().map(|e| Some(normalize_name(e))));
             for part in parts {
                 let node = (child, part);
-                if grow(reach, node.clone(), marker) {
+                if markers::grow(reach, node.clone(), marker) {
                     work.push(node);
                 }
             }
@@ -210,7 +210,7 @@ pub(super) fn walk(lock: &PoetryLock, roots: &[Root]) -> Vec<(usize, MarkerTree)
             Some(extra) => {
                 // An extra brings its package along.
                 let base = (*index, None);
-                if grow(&mut reach, base.clone(), &here) {
+                if markers::grow(&mut reach, base.clone(), &here) {
                     work.push(base);
                 }
                 let reqs = pkg
@@ -301,25 +301,5 @@ fn candidates(
         all.clone()
     } else {
         allowed
-    }
-}
-
-/// `or`s `marker` into what reaches `node`; whether that changed anything.
-fn grow(reach: &mut BTreeMap<Node, MarkerTree>, node: Node, marker: &MarkerTree) -> bool {
-    if marker.is_false() {
-        return false;
-    }
-    match reach.get_mut(&node) {
-        Some(have) => {
-            let mut grown = have.clone();
-            grown.or(marker.clone());
-            let changed = grown != *have;
-            *have = grown;
-            changed
-        }
-        None => {
-            reach.insert(node, marker.clone());
-            true
-        }
     }
 }
