@@ -97,6 +97,20 @@ pub struct LockedEnv {
     pub excluded: Vec<String>,
 }
 
+impl LockedEnv {
+    /// In the order every reader returns: packages by name then version, locals by path,
+    /// excluded names sorted, without repeats.
+    pub fn sorted(mut self) -> Self {
+        self.packages
+            .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        self.locals.sort();
+        self.locals.dedup();
+        self.excluded.sort();
+        self.excluded.dedup();
+        self
+    }
+}
+
 /// A lock file that is not valid TOML of its format, with the byte range of the problem.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {

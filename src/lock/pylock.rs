@@ -227,12 +227,7 @@ pub fn select(lock: &Pylock, sel: &Selection, target: &Target) -> Result<LockedE
     if !problems.is_empty() {
         return Err(problems);
     }
-    env.packages
-        .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    env.locals.sort();
-    env.excluded.sort();
-    env.excluded.dedup();
-    Ok(env)
+    Ok(env.sorted())
 }
 
 /// `marker` with each `'<name>' in extras`, `'<name>' in dependency_groups` (and `not in`)

@@ -76,11 +76,7 @@ pub fn select(
             });
         }
     }
-    env.packages
-        .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    env.excluded.sort();
-    env.excluded.dedup();
-    Ok(env)
+    Ok(env.sorted())
 }
 
 #[cfg(test)]

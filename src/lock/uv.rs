@@ -162,12 +162,7 @@ pub fn select(lock: &UvLock, selection: &Selection, target: &Target) -> LockedEn
             _ => env.packages.push(third_party(pkg, marker, target)),
         }
     }
-    env.packages
-        .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    env.locals.sort();
-    env.excluded.sort();
-    env.excluded.dedup();
-    env
+    env.sorted()
 }
 
 /// The package an edge points at: the only one of its name, else the one of its version and

@@ -311,13 +311,7 @@ pub fn select(
     if !problems.is_empty() {
         return Err(problems);
     }
-    env.packages
-        .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    env.locals.sort();
-    env.locals.dedup();
-    env.excluded.sort();
-    env.excluded.dedup();
-    Ok(env)
+    Ok(env.sorted())
 }
 
 /// Format 2.1: each package of a selected group, under the `or` of its markers in those
