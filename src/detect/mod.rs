@@ -305,6 +305,17 @@ fn choose_python(
     from_file.unwrap_or_else(|| python::FALLBACK.to_owned())
 }
 
+/// The recipe's `manager` names a tool whose files the project lacks: at the `manager` key.
+fn manager_without(recipe: &Recipe, missing: &str, help: &str) -> Diagnostic {
+    let manager = recipe.python.manager.get_ref().key();
+    Diagnostic::new(
+        &recipe.file,
+        format!("manager = \"{manager}\" but the project has no {missing}"),
+    )
+    .at(&recipe.source, recipe.python.manager.span())
+    .help(help)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

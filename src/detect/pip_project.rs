@@ -33,14 +33,11 @@ pub(super) fn detect_pip(
         }
         None if root_requirements.len() == 1 => vec![root_requirements[0].clone()],
         None if root_requirements.is_empty() => {
-            diags.push(
-                Diagnostic::new(
-                    &recipe.file,
-                    "manager = \"pip\" but the project has no requirements*.txt",
-                )
-                .at(&recipe.source, recipe.python.manager.span())
-                .help("add requirements.txt, or list files in [python] requirements"),
-            );
+            diags.push(manager_without(
+                recipe,
+                "requirements*.txt",
+                "add requirements.txt, or list files in [python] requirements",
+            ));
             return None;
         }
         None => {

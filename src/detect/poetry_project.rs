@@ -9,14 +9,11 @@ pub(super) fn detect_poetry(
     diags: &mut Diagnostics,
 ) -> Option<ProjectKind> {
     let Some(lock_text) = files.get("poetry.lock") else {
-        diags.push(
-            Diagnostic::new(
-                &recipe.file,
-                "manager = \"poetry\" but the project has no poetry.lock",
-            )
-            .at(&recipe.source, recipe.python.manager.span())
-            .help("run `poetry lock` and commit poetry.lock"),
-        );
+        diags.push(manager_without(
+            recipe,
+            "poetry.lock",
+            "run `poetry lock` and commit poetry.lock",
+        ));
         return None;
     };
     let (Some(pyproject), Some(pyproject_text)) = (pyproject, files.get("pyproject.toml")) else {

@@ -9,14 +9,11 @@ pub(super) fn detect_uv(
     diags: &mut Diagnostics,
 ) -> Option<ProjectKind> {
     let Some(lock_text) = files.get("uv.lock") else {
-        diags.push(
-            Diagnostic::new(
-                &recipe.file,
-                "manager = \"uv\" but the project has no uv.lock",
-            )
-            .at(&recipe.source, recipe.python.manager.span())
-            .help("run `uv lock` and commit uv.lock"),
-        );
+        diags.push(manager_without(
+            recipe,
+            "uv.lock",
+            "run `uv lock` and commit uv.lock",
+        ));
         return None;
     };
     let Some(pyproject) = pyproject else {
