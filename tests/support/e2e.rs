@@ -139,7 +139,9 @@ pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[
     let mut attempt = 1;
     loop {
         let b = build_file_once(engine, file, dir, tag, extra);
-        let fault = TRANSIENT.iter().find(|t| !b.ok && b.stderr.contains(**t));
+        // rawjson carries the steps' output base64-encoded: look in the decoded log.
+        let log = if b.ok { String::new() } else { decoded_log(&b) };
+        let fault = TRANSIENT.iter().find(|t| log.contains(**t));
         match fault {
             Some(fault) if attempt < 3 => {
                 eprintln!(
@@ -221,6 +223,19 @@ fn build_file_once(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &
 
 /// The non-JSON part of a rawjson log, plus the error lines, for failure messages.
 pub fn log_tail(b: &Build) -> String {
+    let text = decoded_log(b);
+    text.chars()
+        .rev()
+        .take(4000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// The whole log of a rawjson build: the steps' output (base64 in rawjson), vertex errors and
+/// the client's own lines.
+fn decoded_log(b: &Build) -> String {
     let mut msgs: Vec<String> = Vec::new();
     for line in b.stderr.lines() {
         match serde_json::from_str::<Value>(line) {
@@ -251,14 +266,7 @@ pub fn log_tail(b: &Build) -> String {
             Err(_) => msgs.push(line.to_owned()),
         }
     }
-    let text = msgs.concat();
-    text.chars()
-        .rev()
-        .take(4000)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect()
+    msgs.concat()
 }
 
 pub fn run(engine: &Engine, tag: &str, args: &[&str]) -> String {
