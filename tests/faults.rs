@@ -105,21 +105,17 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
 /// completed (not from cache); returns the names of those completed steps.
 fn build_and_interrupt(engine: &Engine, dir: &Path, tag: &str, enough: usize) -> Vec<String> {
     let syntax = format!("BUILDKIT_SYNTAX={}", frontend_image());
-    let mut child = engine
-        .docker()
-        .args([
-            "buildx",
-            "build",
-            "--progress=rawjson",
-            "--provenance=false",
-        ])
-        .args(["--build-arg", &syntax, "-t", tag, "-f"])
-        .arg(dir.join("pycache.toml"))
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = build_command(
+        engine,
+        &dir.join("pycache.toml"),
+        dir,
+        tag,
+        &["--build-arg", &syntax],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut done: Vec<String> = Vec::new();
     let started = Instant::now();
@@ -131,7 +127,7 @@ fn build_and_interrupt(engine: &Engine, dir: &Path, tag: &str, enough: usize) ->
         for vx in v["vertexes"].as_array().into_iter().flatten() {
             let name = vx["name"].as_str().unwrap_or("");
             // Installs, not the tiny file ops writing their requirements.
-            let ours = name.starts_with("[builder] deps:") && !name.contains(": write ");
+            let ours = name.starts_with("[builder] deps:") && !is_requirements_write(name);
             let ran = vx.get("completed").is_some()
                 && !vx["cached"].as_bool().unwrap_or(false)
                 && vx.get("error").is_none();

@@ -106,7 +106,7 @@ impl Build {
     pub fn executed(&self) -> Vec<&str> {
         self.steps
             .iter()
-            .filter(|s| !s.1 && !s.0.contains(": write /pycache/"))
+            .filter(|s| !s.1 && !is_requirements_write(&s.0))
             .map(|s| s.0.as_str())
             .collect()
     }
@@ -154,9 +154,22 @@ pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[
     }
 }
 
-fn build_file_once(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
-    let out = engine
-        .docker()
+/// The step that writes a dependency layer's requirements file (`…: write
+/// /pycache/requirements.txt`), which BuildKit may run again on a cached build.
+pub fn is_requirements_write(step: &str) -> bool {
+    step.contains(": write /pycache/")
+}
+
+/// `docker buildx build -f file dir`, tagged `tag`, with rawjson progress and no provenance.
+pub fn build_command(
+    engine: &Engine,
+    file: &Path,
+    dir: &Path,
+    tag: &str,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut command = engine.docker();
+    command
         .args([
             "buildx",
             "build",
@@ -167,7 +180,12 @@ fn build_file_once(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &
         .arg(file)
         .args(["-t", tag])
         .args(extra)
-        .arg(dir)
+        .arg(dir);
+    command
+}
+
+fn build_file_once(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
+    let out = build_command(engine, file, dir, tag, extra)
         .output()
         .expect("docker runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -323,7 +341,7 @@ pub fn step_cached(b: &Build, prefix: &str) -> bool {
     let matching: Vec<_> = b
         .steps
         .iter()
-        .filter(|s| s.0.starts_with(prefix) && !s.0.contains(": write /pycache/"))
+        .filter(|s| s.0.starts_with(prefix) && !is_requirements_write(&s.0))
         .collect();
     assert!(
         !matching.is_empty(),
@@ -401,7 +419,7 @@ pub fn registry() -> &'static str {
 pub fn dependency_layers_run(b: &Build) -> Vec<&str> {
     b.executed()
         .into_iter()
-        .filter(|s| s.starts_with("[builder] deps: ") && !s.contains(": write "))
+        .filter(|s| s.starts_with("[builder] deps: "))
         .collect()
 }
 
