@@ -210,6 +210,84 @@ mod tests {
         assert!(a.script.len() < 2000, "{}", a.script.len());
     }
 
+    /// Each step of `plan` with the `--ssh` id it gets, if any.
+    fn ssh_of(plan: &crate::plan::Plan) -> Vec<(crate::plan::StepId, Option<String>)> {
+        plan.steps()
+            .map(|step| {
+                let id = match &step.action {
+                    crate::plan::Action::Run(run) => run.ssh.as_ref().map(|m| m.id.clone()),
+                    _ => None,
+                };
+                (step.id, id)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_the_install_of_the_ssh_package_gets_the_agent() {
+        use crate::plan::StepId;
+        let plan = crate::testing::case_plan(
+            "uv-git-ssh",
+            "\n[apt]\npackages = [\"libpq5\"]\nbuild-packages = [\"gcc\"]\n",
+        );
+        let with: Vec<_> = ssh_of(&plan)
+            .into_iter()
+            .filter(|(_, id)| id.is_some())
+            .collect();
+        assert_eq!(with, [(StepId::Dependencies(1), Some("deploy-key".into()))]);
+        assert_eq!(plan.env.dependencies[1].packages[0].0, "sshpkg 0.1.0");
+        assert_eq!(plan.ssh_ids(), ["deploy-key"]);
+        // git and the ssh client join the build packages, never the runtime's.
+        let apt = |id| match &plan.step(id).unwrap().action {
+            crate::plan::Action::Run(run) => run.script.clone(),
+            _ => String::new(),
+        };
+        assert!(apt(StepId::AptBuild).ends_with("gcc git openssh-client"));
+        assert!(apt(StepId::AptRuntime).ends_with("libpq5"));
+        // Without git over SSH: no agent, no tools.
+        let plain = crate::testing::case_plan("uv-minimal", "");
+        assert!(plain.ssh_ids().is_empty());
+        assert!(plain.step(StepId::AptBuild).is_none());
+    }
+
+    #[test]
+    fn pip_requirements_with_a_git_ssh_url_get_the_agent_in_their_one_install() {
+        use crate::plan::StepId;
+        let dir = std::env::temp_dir().join(format!("pycache-ssh-pip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("requirements.txt"),
+            "six==1.17.0\nprivate @ git+ssh://git@gitlab.com/org/private.git@0123abc\n",
+        )
+        .unwrap();
+        let files = crate::detect::ProjectFiles::from_dir(&dir).unwrap();
+        let plan = crate::plan_build(&crate::Inputs {
+            recipe_file: "pycache.toml",
+            recipe_text: "",
+            recipe_dockerignore: None,
+            files: &files,
+            target: "",
+            build_args: &Default::default(),
+            platform: crate::platform::Platform::parse("linux/amd64").unwrap(),
+            facts: Default::default(),
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        let plan = plan.unwrap();
+        let with: Vec<_> = ssh_of(&plan)
+            .into_iter()
+            .filter(|(_, id)| id.is_some())
+            .collect();
+        assert_eq!(with, [(StepId::Dependencies(0), Some("default".into()))]);
+        let crate::plan::Action::Run(run) = &plan.env.dependencies[0].step.action else {
+            panic!("not a run");
+        };
+        assert!(run.script.contains("ssh-keygen -F gitlab.com "));
+        assert!(
+            run.script
+                .contains("installing private fetches git over SSH")
+        );
+    }
+
     #[test]
     fn known_hosts_are_the_forges_then_the_recipe() {
         let r = recipe(
