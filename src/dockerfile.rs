@@ -173,6 +173,9 @@ fn check_values(plan: &Plan, recipe_file: &str) -> Result<(), Diagnostics> {
                 for secret in &run.secrets {
                     word("the secret id", &secret.id);
                 }
+                if let Some(ssh) = &run.ssh {
+                    word("the ssh id", &ssh.id);
+                }
             }
             Action::CopyFromImage { .. } => {}
         }
@@ -272,6 +275,12 @@ fn step_text(out: &mut String, step: &Step) {
                     secret.id, secret.target
                 )
             }));
+            // Not `required` either: the step says which `--ssh` to pass when it has none.
+            flags.extend(
+                run.ssh
+                    .iter()
+                    .map(|ssh| format!("--mount=type=ssh,id={},target={}", ssh.id, ssh.target)),
+            );
             flags.push("--mount=type=tmpfs,target=/tmp".into());
             let mut script = String::new();
             for (k, v) in &run.env {

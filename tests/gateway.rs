@@ -780,6 +780,50 @@ async fn targets_lists_runtime_and_the_recipes_targets() {
     assert!(metadata_text(&ret, "result.txt").contains("debug"));
 }
 
+/// A project whose lock fetches a git dependency over SSH: the outline lists the `--ssh` id
+/// the build needs, as required, at the recipe's `ssh` key.
+#[tokio::test]
+async fn outline_lists_the_ssh_id_the_lock_needs() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/uv-git-ssh");
+    let read = |name: &str| std::fs::read_to_string(case.join(name)).unwrap();
+    let recipe = read("pycache.toml");
+    let (pyproject, lock, init) = (
+        read("pyproject.toml"),
+        read("uv.lock"),
+        read("src/sshapp/__init__.py"),
+    );
+    let daemon = FakeDaemon::default()
+        .with_local("dockerfile", &[("pycache.toml", &recipe)])
+        .with_local(
+            "context",
+            &[
+                ("pycache.toml", &recipe),
+                ("pyproject.toml", &pyproject),
+                ("uv.lock", &lock),
+                ("src/sshapp/__init__.py", &init),
+            ],
+        );
+    let daemon = drive(daemon, &[("requestid", "frontend.outline")]).await;
+    let ret = the_return(&daemon);
+    let json = metadata_json(&ret, "result.json");
+    assert_eq!(json["ssh"][0]["name"], "deploy-key");
+    assert_eq!(json["ssh"][0]["required"], true);
+    assert_eq!(json["ssh"][0]["location"]["ranges"][0]["start"]["line"], 5);
+    assert!(
+        metadata_text(&ret, "result.txt").contains("SSH          REQUIRED\ndeploy-key   true\n"),
+        "{}",
+        metadata_text(&ret, "result.txt")
+    );
+    // Without git over SSH, no ssh section.
+    let plain = drive(
+        uv_project(&testdata("pycache.toml")),
+        &[("requestid", "frontend.outline")],
+    )
+    .await;
+    let json = metadata_json(&the_return(&plain), "result.json");
+    assert!(json.get("ssh").is_none(), "{json}");
+}
+
 #[tokio::test]
 async fn outline_lists_the_args_and_the_target() {
     let recipe = "[args]\n# Which Python\nPY = \"3.11\"\n\n[image]\nbase = \"local/python:${PY}-slim\"\n\n# Python with a shell\n[targets.debug]\ncmd = [\"python\"]\n";
@@ -807,11 +851,11 @@ async fn outline_lists_the_args_and_the_target() {
     assert_eq!(json["sources"].as_array().unwrap().len(), 1);
     assert_eq!(metadata_text(&ret, "version"), "1.0.0");
     assert!(metadata_text(&ret, "result.txt").starts_with("TARGET:      debug\n"));
-    // Only the recipe is read: no project files, no build.
+    // The recipe and the project's files (for the `--ssh` ids the plan needs): no build.
     assert_eq!(
         daemon.recorded.lock().unwrap().solves.len(),
-        1,
-        "one solve: the recipe"
+        2,
+        "two solves: the recipe and the project files"
     );
 
     let unknown = drive(

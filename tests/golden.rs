@@ -140,17 +140,19 @@ fn github_actions_example_is_current() {
 }
 
 /// `--call outline` of a case: `outline.json` (the `result.json` buildx reads) and
-/// `outline.txt` (what buildx prints), for the cases with build args and targets.
+/// `outline.txt` (what buildx prints), for the cases with build args, targets and `--ssh`.
 #[test]
 fn outline_goldens() {
     let mut failures = Vec::new();
-    for case in ["env-ports-labels", "named-target"] {
+    for case in ["env-ports-labels", "named-target", "uv-git-ssh"] {
         let dir = common::testdata().join(case);
         let args = common::case_args(&dir);
         let text = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
         let recipe = pycache::recipe::parse("pycache.toml", &text, &args.build_args)
             .unwrap_or_else(|d| panic!("{case}: {d}"));
-        let result = pycache::gateway::subrequests::outline(&recipe, &args.target)
+        // The `--ssh` ids come from the plan, as the frontend finds them.
+        let plan = common::plan_case(&dir).unwrap_or_else(|d| panic!("{case}: {d}"));
+        let result = pycache::gateway::subrequests::outline(&recipe, &args.target, &plan.ssh_ids())
             .unwrap_or_else(|d| panic!("{case}: {d}"));
         let json = String::from_utf8(result.metadata["result.json"].clone()).unwrap();
         failures.extend(check(&dir, "outline.json", &format!("{json}\n")));

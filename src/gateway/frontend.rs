@@ -124,7 +124,13 @@ pub async fn answer<T: BridgeTransport>(
             let no_files = ProjectFiles::default();
             let parsed = crate::recipe::parse(&recipe.name, &recipe.text, &opts.build_args)
                 .map_err(|d| invalid(d, &recipe, &no_files))?;
-            subrequests::outline(&parsed, &opts.target).map_err(|d| invalid(d, &recipe, &no_files))
+            // The `--ssh` ids come from the plan (which packages are fetched over SSH): a
+            // project that does not plan lists none, and its build says why.
+            let files = read_project(client, opts).await?;
+            let plan = plan_of(&recipe, &files, opts).ok();
+            let ssh = plan.as_ref().map(Plan::ssh_ids).unwrap_or_default();
+            subrequests::outline(&parsed, &opts.target, &ssh)
+                .map_err(|d| invalid(d, &recipe, &no_files))
         }
         Some(subrequests::TARGETS) => {
             let recipe = read_recipe(client, opts).await?;
@@ -256,6 +262,25 @@ fn check_all_targets(
         facts: Facts::default(),
     };
     crate::check_all(&inputs).err().unwrap_or_default()
+}
+
+/// The plan of the requested target on the first platform, with nothing known of the engine.
+fn plan_of(
+    recipe: &RecipeFile,
+    files: &ProjectFiles,
+    opts: &FrontendOptions,
+) -> Result<Plan, Diagnostics> {
+    let inputs = crate::Inputs {
+        recipe_file: &recipe.name,
+        recipe_text: &recipe.text,
+        recipe_dockerignore: recipe.dockerignore.as_deref(),
+        files,
+        target: &opts.target,
+        build_args: &opts.build_args,
+        platform: opts.target_platforms()[0].clone(),
+        facts: Facts::default(),
+    };
+    crate::plan_build(&inputs)
 }
 
 /// The base image's config for the plan's platform.

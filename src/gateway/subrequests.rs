@@ -219,10 +219,11 @@ fn line_location(line: usize) -> Value {
 
 /// `frontend.outline`: what a build of `target` ("" for the default) takes: the recipe's
 /// `[args]` with their values (the `--build-arg` given, else the default), each described by
-/// the comment lines above it, and the target with its description. The recipe names no
-/// secrets or SSH sockets, so neither list is sent (Go's omitempty). An unknown target is an
-/// error, as the build's is.
-pub fn outline(recipe: &Recipe, target: &str) -> Result<pb::Result, Diagnostics> {
+/// the comment lines above it, the target with its description, and `ssh`: the `--ssh` ids the
+/// build needs (git dependencies over SSH), each required, at `[python] ssh` when the recipe
+/// names it. Secrets are not listed (Go's omitempty). An unknown target is an error, as the
+/// build's is.
+pub fn outline(recipe: &Recipe, target: &str, ssh: &[&str]) -> Result<pb::Result, Diagnostics> {
     crate::plan::check_target(recipe, target)?;
     let lines: Vec<&str> = recipe.source.lines().collect();
     let line_of = |offset: usize| {
@@ -276,6 +277,21 @@ pub fn outline(recipe: &Recipe, target: &str) -> Result<pb::Result, Diagnostics>
     text.push('\n');
     if !args.is_empty() {
         json["args"] = Value::Array(args);
+        text.push_str(&padded_table(&rows, 3));
+        text.push('\n');
+    }
+    if !ssh.is_empty() {
+        let mut rows = vec![vec!["SSH".to_owned(), "REQUIRED".to_owned()]];
+        let mut list = Vec::new();
+        for id in ssh {
+            let mut entry = json!({ "name": id, "required": true });
+            if let Some(key) = &recipe.python.ssh {
+                entry["location"] = line_location(line_of(key.span().start) + 1);
+            }
+            list.push(entry);
+            rows.push(vec![(*id).to_owned(), "true".to_owned()]);
+        }
+        json["ssh"] = Value::Array(list);
         text.push_str(&padded_table(&rows, 3));
         text.push('\n');
     }

@@ -9,6 +9,7 @@
 //! - [`pylock`]: PEP 751 `pylock.toml`, each package by its marker;
 //! - [`requirements`]: fully pinned, hashed `requirements*.txt`.
 
+pub mod git;
 pub mod markers;
 pub mod poetry;
 pub mod pylock;
@@ -66,6 +67,14 @@ impl LockedPackage {
             let _ = write!(line, " \\\n    --hash={hash}");
         }
         line
+    }
+
+    /// The SSH server its git repository is fetched from, when it is one (`git+ssh://…`).
+    pub fn ssh_remote(&self) -> Option<git::SshRemote> {
+        match &self.source {
+            PackageSource::Direct(url) => git::ssh_remote(url),
+            PackageSource::Registry(_) => None,
+        }
     }
 
     /// The index to install it from, when it comes from one.

@@ -330,11 +330,7 @@ fn installed(
             .commit_id
             .as_ref()
             .ok_or("its vcs table has no commit-id")?;
-        let mut direct = format!("git+{url}@{commit}");
-        if let Some(sub) = &vcs.subdirectory {
-            direct.push_str("#subdirectory=");
-            direct.push_str(sub);
-        }
+        let direct = super::git::direct_url(url, commit, vcs.subdirectory.as_deref());
         return Ok(third_party(PackageSource::Direct(direct), Vec::new(), 0));
     }
     if let Some(dir) = &pkg.directory {
@@ -591,6 +587,44 @@ wheels = [{ url = "https://files.example/private-3.0-py3-none-any.whl", size = 1
             PackageSource::Direct("https://files.example/private-3.0-py3-none-any.whl".into())
         );
         assert_eq!(env.packages[1].hashes, ["sha256:cc"]);
+    }
+
+    #[test]
+    fn ssh_vcs_urls_keep_their_server_and_commit() {
+        let text = r#"
+lock-version = "1.0"
+created-by = "pdm"
+
+[[packages]]
+name = "private"
+version = "0.3.0"
+vcs = { type = "git", url = "ssh://git@gitlab.example:2222/org/private.git", requested-revision = "main", commit-id = "9f1c2d3" }
+
+[[packages]]
+name = "scp"
+version = "1.0"
+vcs = { type = "git", url = "git@github.com:org/scp.git", commit-id = "abc" }
+"#;
+        let lock = Pylock::parse(text).unwrap();
+        let env = select(&lock, &Selection::default(), &target("linux/amd64", None)).unwrap();
+        let urls: Vec<String> = env
+            .packages
+            .iter()
+            .map(LockedPackage::requirement_line)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "private @ git+ssh://git@gitlab.example:2222/org/private.git@9f1c2d3",
+                "scp @ git+ssh://git@github.com/org/scp.git@abc",
+            ]
+        );
+        let remotes: Vec<String> = env
+            .packages
+            .iter()
+            .filter_map(|p| p.ssh_remote().map(|r| r.known_hosts_name()))
+            .collect();
+        assert_eq!(remotes, ["[gitlab.example]:2222", "github.com"]);
     }
 
     #[test]

@@ -249,24 +249,17 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
     }
 }
 
-/// uv.lock's `https://host/repo?rev=main&subdirectory=x#<commit>` as the PEP 508 URL
-/// `git+https://host/repo@<commit>#subdirectory=x`, as `uv export` writes it.
+/// uv.lock's `https://host/repo?rev=main&subdirectory=x#<commit>` (or `ssh://git@host/repo…`)
+/// as the PEP 508 URL `git+https://host/repo@<commit>#subdirectory=x`, as `uv export` writes it.
 fn git_url(lock_url: &str) -> String {
     let (rest, commit) = lock_url.split_once('#').unwrap_or((lock_url, ""));
     let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
     let subdirectory = query
         .split('&')
-        .find_map(|kv| kv.strip_prefix("subdirectory="));
-    let mut url = format!("git+{base}");
-    if !commit.is_empty() {
-        url.push('@');
-        url.push_str(commit);
-    }
-    if let Some(sub) = subdirectory {
-        url.push_str("#subdirectory=");
-        url.push_str(sub);
-    }
-    url
+        .find_map(|kv| kv.strip_prefix("subdirectory="))
+        // uv percent-encodes the `/` of a nested directory.
+        .map(|s| s.replace("%2F", "/").replace("%2f", "/"));
+    super::git::direct_url(base, commit, subdirectory.as_deref())
 }
 
 #[cfg(test)]
@@ -383,6 +376,15 @@ mod tests {
         assert_eq!(
             git_url("https://github.com/a/b?subdirectory=pkg&rev=v1#abc"),
             "git+https://github.com/a/b@abc#subdirectory=pkg"
+        );
+        assert_eq!(
+            git_url("ssh://git@github.com/org/private.git?rev=main#0123abc"),
+            "git+ssh://git@github.com/org/private.git@0123abc"
+        );
+        // Locks of uv before 0.5 kept the `git+`.
+        assert_eq!(
+            git_url("git+ssh://git@host.example:2222/x.git?subdirectory=python%2Fbeta&rev=v1#ab"),
+            "git+ssh://git@host.example:2222/x.git@ab#subdirectory=python/beta"
         );
     }
 }

@@ -401,6 +401,17 @@ impl<'a> Lowering<'a> {
                 },
             });
         }
+        if let Some(ssh) = &run.ssh {
+            mounts.push(Mount {
+                dest: ssh.target.clone(),
+                source: MountSource::Ssh {
+                    id: ssh.id.clone(),
+                    // Optional for BuildKit, required by the step, as for secrets: its script
+                    // checks the socket and names the package and the `--ssh` flag to pass.
+                    optional: true,
+                },
+            });
+        }
         // Scratch files of install tools must not reach a layer: even a deleted one changes
         // /tmp's mtime, which a diff would carry.
         mounts.push(Mount {

@@ -20,18 +20,17 @@ pub(super) fn runtime_step(packages: &[String], platform: &Platform) -> Option<S
     })
 }
 
-/// The builder's build-only packages (`[apt] build-packages`), if any.
-pub(super) fn build_step(recipe: &Recipe, platform: &Platform) -> Option<Step> {
-    let packages = crate::recipe::values(&recipe.apt.build_packages);
-    (!packages.is_empty()).then(|| {
-        step(
-            StepId::AptBuild,
-            Stage::Builder,
-            packages,
-            platform,
-            "compilers and headers are needed only to build wheels: builder stage only",
-        )
-    })
+/// The builder's build-only packages (`[apt] build-packages`, and the `tools` the plan needs),
+/// if any.
+pub(super) fn build_step(recipe: &Recipe, platform: &Platform, tools: &[&str]) -> Option<Step> {
+    let mut packages = crate::recipe::values(&recipe.apt.build_packages);
+    packages.extend(tools.iter().map(|t| (*t).to_owned()));
+    let why = if tools.is_empty() {
+        "compilers and headers are needed only to build wheels: builder stage only"
+    } else {
+        "build packages, and git and an SSH client for the git dependencies over SSH: builder stage only"
+    };
+    (!packages.is_empty()).then(|| step(StepId::AptBuild, Stage::Builder, packages, platform, why))
 }
 
 fn step(id: StepId, stage: Stage, packages: Vec<String>, platform: &Platform, why: &str) -> Step {

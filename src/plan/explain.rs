@@ -143,6 +143,13 @@ fn secret_lines(out: &mut String, run: &super::Run) {
             s.id, s.target, s.id
         );
     }
+    if let Some(ssh) = &run.ssh {
+        let _ = writeln!(
+            out,
+            "      ssh:          {} -> {} (--ssh {}; the agent's socket, never in a layer; host keys checked)",
+            ssh.id, ssh.target, ssh.id
+        );
+    }
 }
 
 /// The dependency layers: how they are made, then each with its packages and size.
@@ -204,6 +211,11 @@ fn dependency_lines(out: &mut String, n: usize, plan: &Plan) {
         {
             let ids: Vec<&str> = run.secrets.iter().map(|s| s.id.as_str()).collect();
             let _ = writeln!(out, "                secrets: {}", ids.join(", "));
+        }
+        if let Action::Run(run) = &dep.step.action
+            && let Some(ssh) = &run.ssh
+        {
+            let _ = writeln!(out, "                ssh: {} (--ssh {})", ssh.id, ssh.id);
         }
         if dep.packages.len() > 1 {
             for (name, size) in &dep.packages {

@@ -27,6 +27,7 @@ mod secrets;
 mod select;
 pub(crate) mod shell;
 mod source;
+pub mod ssh;
 mod uv;
 
 pub use explain::explain;
@@ -107,6 +108,16 @@ pub struct SecretMount {
     pub target: String,
 }
 
+/// The build's SSH agent (`--ssh <id>`), forwarded as a socket into one step: in no layer,
+/// and nothing of it keys the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshMount {
+    /// The id of `--ssh <id>`.
+    pub id: String,
+    /// Where the socket is (`SSH_AUTH_SOCK`).
+    pub target: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Run {
     pub script: String,
@@ -115,6 +126,8 @@ pub struct Run {
     pub caches: Vec<CacheMount>,
     /// Secrets this step alone reads (private index passwords, [`secrets`]).
     pub secrets: Vec<SecretMount>,
+    /// The SSH agent this step alone uses (git dependencies over SSH, [`ssh`]).
+    pub ssh: Option<SshMount>,
     /// Runs without a network: it needs none, and starts faster without one.
     pub offline: bool,
 }
@@ -336,6 +349,20 @@ impl Plan {
             .chain(&env.project)
     }
 
+    /// The `--ssh` ids the build needs: those of the steps that fetch git over SSH.
+    pub fn ssh_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .steps()
+            .filter_map(|s| match &s.action {
+                Action::Run(run) => run.ssh.as_ref().map(|m| m.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
     /// Every step of the plan: the builder's, then the runtime's own.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.builder_steps().chain(&self.runtime)
@@ -438,8 +465,6 @@ pub fn plan(
     runtime.extend(apt::runtime_step(&sel.runtime_packages, platform));
     runtime.extend(runtime::user_step(&user));
 
-    let mut toolchain = Vec::new();
-    toolchain.extend(apt::build_step(recipe, platform));
     let suffix = platform.cache_suffix();
     let budget = match recipe.python.layers.as_ref().map(|l| *l.get_ref()) {
         None | Some(recipe::Layers::Auto) => layers::AUTO_BUDGET,
@@ -455,16 +480,24 @@ pub fn plan(
         target: crate::lock::Target::new(platform.clone(), facts.python.clone()),
     };
     // Every lock is installed with uv, whichever reader read it.
-    let mut with_uv = |locked: locked::Locked| {
-        toolchain.push(uv::install_step(recipe, &suffix));
-        uv::environment(&locked, &ctx)
-    };
-    let env = match &project.kind {
+    let with_uv = |locked: locked::Locked| (uv::environment(&locked, &ctx), true);
+    let (env, uses_uv) = match &project.kind {
         ProjectKind::Uv(uv) => with_uv(locked::uv(uv, &sel, &ctx)),
         ProjectKind::Poetry(poetry) => with_uv(locked::poetry(poetry, &sel, &ctx)?),
         ProjectKind::Pylock(pylock) => with_uv(locked::pylock(pylock, &sel, &ctx)?),
-        ProjectKind::Pip(pip) => pip::environment(pip, &ctx),
+        ProjectKind::Pip(pip) => (pip::environment(pip, &ctx), false),
     };
+    // Fetching git over SSH needs git and an ssh client: build packages like any other.
+    let over_ssh = env.dependencies.iter().any(|d| match &d.step.action {
+        Action::Run(run) => run.ssh.is_some(),
+        _ => false,
+    });
+    let tools: &[&str] = if over_ssh { &ssh::TOOLS } else { &[] };
+    let mut toolchain = Vec::new();
+    toolchain.extend(apt::build_step(recipe, platform, tools));
+    if uses_uv {
+        toolchain.push(uv::install_step(recipe, &suffix));
+    }
 
     let image = runtime::image_spec(recipe, project, &sel, &workdir, &user);
     let mut context_excludes = project.dockerignore.clone();

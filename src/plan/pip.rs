@@ -7,6 +7,7 @@ use super::secrets::Credentials;
 use super::{
     Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
     Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers, secrets, shell, source,
+    ssh,
 };
 use crate::detect::PipProject;
 use crate::lock;
@@ -161,7 +162,23 @@ fn requirements_layer(
         install.push(format!("--requirement={req_dir}/{f}"));
     }
     let count: usize = pip.files.iter().map(|f| f.requirements.len()).sum();
-    DependencyLayer {
+    // Git dependencies over SSH: the agent, the host keys and their checks.
+    let over_ssh: Vec<_> = pip
+        .files
+        .iter()
+        .flat_map(|f| &f.requirements)
+        .filter_map(|r| {
+            Some((
+                r.name.clone(),
+                lock::git::ssh_remote_in_requirement(&r.text)?,
+            ))
+        })
+        .collect();
+    let access = ssh::access(ctx.recipe, &over_ssh);
+    let mut env = credentials.env_with(env);
+    env.extend(access.iter().flat_map(|a| a.env.iter().cloned()));
+    env.sort();
+    let mut layer = DependencyLayer {
         step: Step::new(
             StepId::Dependencies(0),
             Stage::Builder,
@@ -173,12 +190,13 @@ fn requirements_layer(
             "requirements change less often than the source: before it",
             Action::Run(Run {
                 script: format!(
-                    "set -eu\n{}{}\n{}",
+                    "set -eu\n{}{}{}\n{}",
                     credentials.script,
+                    access.as_ref().map_or("", |a| a.script.as_str()),
                     shell::join(&install),
                     normalize_mtimes(ctx.workdir)
                 ),
-                env: reproducible_env(&credentials.env_with(env)),
+                env: reproducible_env(&env),
                 binds,
                 caches: vec![cache(ctx.suffix)],
                 secrets: credentials.mounts.clone(),
@@ -186,7 +204,11 @@ fn requirements_layer(
             }),
         ),
         packages: Vec::new(),
+    };
+    if let (Some(access), Action::Run(run)) = (access, &mut layer.step.action) {
+        ssh::grant(run, access);
     }
+    layer
 }
 
 /// The project, when installable, on the empty environment with its source: its

@@ -9,7 +9,7 @@ use super::locked::Locked;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::{
     Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
-    StepId, UV_HOME, VENV, env_pairs, layers, secrets, shell, source,
+    StepId, UV_HOME, VENV, env_pairs, layers, secrets, shell, source, ssh,
 };
 use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
@@ -195,22 +195,37 @@ fn dependency_layer(
     let mut indexes: Vec<&str> = registries.into_iter().collect();
     indexes.extend(secrets::recipe_urls(ctx.recipe));
     let credentials = secrets::uv(ctx.recipe, &indexes);
+    // Git dependencies over SSH: the agent, the host keys and their checks.
+    let over_ssh: Vec<_> = group
+        .packages
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), p.ssh_remote()?)))
+        .collect();
+    let access = ssh::access(ctx.recipe, &over_ssh);
     let script = format!(
-        "set -eu\n{}{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
+        "set -eu\n{}{}{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
         credentials.script,
+        access.as_ref().map_or("", |a| a.script.as_str()),
         shell::join(&args),
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
     );
-    layers::layer(
+    let mut env = credentials.env_with(env);
+    env.extend(access.iter().flat_map(|a| a.env.iter().cloned()));
+    env.sort();
+    let mut layer = layers::layer(
         index,
         group,
         &[],
         script,
-        reproducible_env(&without_compile(&credentials.env_with(env))),
+        reproducible_env(&without_compile(&env)),
         cache(ctx.suffix),
         credentials.mounts,
-    )
+    );
+    if let (Some(access), Action::Run(run)) = (access, &mut layer.step.action) {
+        ssh::grant(run, access);
+    }
+    layer
 }
 
 /// Builds and installs the project's own packages from the source, on the empty environment:

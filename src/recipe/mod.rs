@@ -14,8 +14,8 @@ use crate::diag::{Diagnostic, Diagnostics, LineIndex};
 use crate::image_ref::ImageRef;
 pub use reader::Sp;
 use reader::{Reader, Section};
-pub use validate::redact_userinfo;
 use validate::{is_identifier, validate};
+pub use validate::{known_hosts_problem, redact_userinfo};
 
 /// The uv version installed when the recipe names none. Pinned so builds are reproducible.
 pub const DEFAULT_UV_VERSION: &str = "0.9.9";
@@ -118,7 +118,16 @@ pub struct PythonSection {
     /// `[python.index-secrets]`: the password of a private index, by the id of the
     /// `--secret` that carries it.
     pub index_secrets: BTreeMap<String, Sp<IndexSecret>>,
+    /// `ssh`: the id of the `--ssh` agent that git dependencies over SSH are fetched with;
+    /// [`DEFAULT_SSH_ID`] when the recipe names none.
+    pub ssh: Option<Sp<String>>,
+    /// `known-hosts`: `known_hosts` lines of SSH servers besides the forges pycache knows.
+    pub known_hosts: Vec<Sp<String>>,
 }
+
+/// The `--ssh` id git dependencies over SSH use unless `[python] ssh` names another: what
+/// `docker buildx build --ssh default` gives.
+pub const DEFAULT_SSH_ID: &str = "default";
 
 /// A private index's credentials: the URL and user name are in the recipe, the password or
 /// token only in the `--secret` whose id is the entry's key, mounted into the steps that
@@ -133,6 +142,15 @@ pub struct IndexSecret {
 /// The user name sent with a token when the recipe names none, as PyPI, GitLab and most
 /// token-based indexes take it.
 pub const DEFAULT_INDEX_USERNAME: &str = "__token__";
+
+impl PythonSection {
+    /// The `--ssh` id of git dependencies over SSH.
+    pub fn ssh_id(&self) -> &str {
+        self.ssh
+            .as_ref()
+            .map_or(DEFAULT_SSH_ID, |s| s.get_ref().as_str())
+    }
+}
 
 impl IndexSecret {
     pub fn username(&self) -> &str {
@@ -174,6 +192,8 @@ impl Default for PythonSection {
             extra_index_urls: Vec::new(),
             layers: None,
             index_secrets: BTreeMap::new(),
+            ssh: None,
+            known_hosts: Vec::new(),
         }
     }
 }
@@ -347,6 +367,8 @@ pub fn parse(
             extra_index_urls: list(r.strings(&mut sec, "extra-index-urls")),
             layers: layers(&mut r, &mut sec),
             index_secrets: index_secrets(&mut r, &mut sec),
+            ssh: r.string(&mut sec, "ssh"),
+            known_hosts: list(r.strings(&mut sec, "known-hosts")),
         };
         r.finish(sec);
         python

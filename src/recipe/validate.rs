@@ -167,6 +167,7 @@ pub(super) fn validate(recipe: &Recipe, r: &mut Reader) {
         }
     }
     validate_index_secrets(&recipe.python.index_secrets, r);
+    validate_ssh(&recipe.python, r);
     let commands = [&recipe.image.entrypoint, &recipe.image.cmd]
         .into_iter()
         .chain(
@@ -378,6 +379,74 @@ fn validate_index_secrets(secrets: &BTreeMap<String, Sp<IndexSecret>>, r: &mut R
                     "basic auth and netrc files take a user name without spaces, quotes, backslashes, `#` or `:`; remove `username` for a token (sent as __token__)".into(),
                 );
             }
+        }
+    }
+}
+
+/// Key types a `known-hosts` line may name: OpenSSH's host key algorithms.
+const HOST_KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// What is wrong with a `known_hosts` line (`[marker] hosts key-type base64 [comment]`), if
+/// anything: it reaches a file ssh reads, so it must be one line ssh reads as a key.
+pub fn known_hosts_problem(line: &str) -> Option<String> {
+    if line.chars().any(char::is_control) {
+        return Some(
+            "it has a newline or another control character: give one line per entry".into(),
+        );
+    }
+    let mut fields = line.split_whitespace();
+    let mut hosts = fields.next()?;
+    if matches!(hosts, "@cert-authority" | "@revoked") {
+        hosts = fields.next().unwrap_or("");
+    }
+    let (Some(kind), Some(key)) = (fields.next(), fields.next()) else {
+        return Some("it is not `HOST KEY-TYPE KEY`, as ssh-keyscan prints it".into());
+    };
+    if hosts.is_empty() || hosts.starts_with('#') {
+        return Some("it names no host".into());
+    }
+    if !HOST_KEY_TYPES.contains(&kind) {
+        return Some(format!(
+            "`{kind}` is not an SSH host key type ({})",
+            HOST_KEY_TYPES.join(", ")
+        ));
+    }
+    let base64 = key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
+    if !base64 || key.len() < 16 {
+        return Some("its key is not base64".into());
+    }
+    None
+}
+
+/// `ssh` is an id `--ssh` takes; `known-hosts` lines are keys ssh reads.
+pub(super) fn validate_ssh(python: &PythonSection, r: &mut Reader) {
+    if let Some(id) = &python.ssh
+        && !is_secret_id(id.get_ref())
+    {
+        let msg = format!("`{}` is not a usable --ssh id", id.get_ref());
+        r.error(id.span(), msg).help = Some(
+            "name it with letters, digits, `-`, `_` and `.` (at most 64, a letter or digit first), e.g. \"deploy-key\", and pass --ssh deploy-key=$SSH_AUTH_SOCK".into(),
+        );
+    }
+    for line in &python.known_hosts {
+        if let Some(why) = known_hosts_problem(line.get_ref()) {
+            let msg = format!(
+                "known-hosts line `{}` cannot be used: {why}",
+                line.get_ref()
+            );
+            r.error(line.span(), msg).help = Some(
+                "give each host key as ssh-keyscan prints it, e.g. \"git.example.com ssh-ed25519 AAAAC3Nza…\" or \"[git.example.com]:2222 ssh-ed25519 AAAA…\", after checking its fingerprint (ssh-keygen -lf) against the one the server's operator publishes".into(),
+            );
         }
     }
 }

@@ -710,14 +710,45 @@ const FIELDS: &[(&str, &str)] = &[
     ("args", "A = {}\n[image]\nworkdir = \"/app/${A}\""),
 ];
 
+/// The keys of git dependencies over SSH, over the uv-git-ssh project (whose lock fetches one),
+/// so that the id and the host keys reach its install step.
+const SSH_FIELDS: &[(&str, &str)] = &[
+    ("python", "ssh = {}"),
+    ("python", "known-hosts = [{}]"),
+    // The payload as the comment of a valid line, through a build arg.
+    (
+        "args",
+        "A = {}\n[python]\nknown-hosts = [\"[h.example]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI ${A}\"]",
+    ),
+];
+
 /// Each payload through each field: the recipe is refused with a location in it and a fix,
 /// or accepted with the payload reaching every shell only inside single quotes.
 #[test]
 fn injection_through_every_recipe_field_is_refused_or_quoted() {
-    let project = common::testdata().join("uv-minimal");
+    let (mut refused, mut quoted, mut failures) = (0, 0, Vec::new());
+    for (case, fields) in [("uv-minimal", FIELDS), ("uv-git-ssh", SSH_FIELDS)] {
+        let (r, q, f) = matrix(case, fields);
+        refused += r;
+        quoted += q;
+        failures.extend(f);
+    }
+    eprintln!(
+        "{} payloads through {} fields: {refused} refused with a location, {quoted} accepted and only quoted",
+        PAYLOADS.len(),
+        FIELDS.len() + SSH_FIELDS.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(quoted > 0 && refused > 0);
+}
+
+/// Every payload through `fields` over the project of golden case `case`: how many recipes
+/// were refused with a location, accepted and only quoted, and what failed.
+fn matrix(case: &str, fields: &[(&str, &str)]) -> (usize, usize, Vec<String>) {
+    let project = common::testdata().join(case);
     let files = pycache::detect::ProjectFiles::from_dir(&project).unwrap();
     let (mut refused, mut quoted, mut failures) = (0, 0, Vec::new());
-    for (section, line) in FIELDS {
+    for (section, line) in fields {
         for payload in PAYLOADS {
             let value = toml::Value::String((*payload).to_owned()).to_string();
             let recipe = format!("[{section}]\n{}\n", line.replace("{}", &value));
@@ -757,13 +788,7 @@ fn injection_through_every_recipe_field_is_refused_or_quoted() {
             }
         }
     }
-    eprintln!(
-        "{} payloads through {} fields: {refused} refused with a location, {quoted} accepted and only quoted",
-        PAYLOADS.len(),
-        FIELDS.len()
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(quoted > 0 && refused > 0);
+    (refused, quoted, failures)
 }
 
 #[test]

@@ -258,7 +258,7 @@ pub fn log_tail(b: &Build) -> String {
 
 /// The whole log of a rawjson build: the steps' output (base64 in rawjson), vertex errors and
 /// the client's own lines.
-fn decoded_log(b: &Build) -> String {
+pub fn decoded_log(b: &Build) -> String {
     let mut msgs: Vec<String> = Vec::new();
     for line in b.stderr.lines() {
         match serde_json::from_str::<Value>(line) {

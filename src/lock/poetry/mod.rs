@@ -15,7 +15,6 @@
 //! serialised as Poetry serialises them (Python's `json.dumps(…, sort_keys=True)`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 use std::str::FromStr;
 
 use pep508_rs::pep440_rs::Version;
@@ -393,11 +392,12 @@ fn installed(
                 .clone()
                 .or(source.reference.clone())
                 .ok_or_else(|| problem("its git source has no commit".into()))?;
-            let mut direct = format!("git+{}@{commit}", url()?);
-            if let Some(sub) = &source.subdirectory {
-                let _ = write!(direct, "#subdirectory={sub}");
-            }
-            PackageSource::Direct(direct)
+            // Poetry keeps the URL as written: `git@github.com:org/x.git` too.
+            PackageSource::Direct(super::git::direct_url(
+                &url()?,
+                &commit,
+                source.subdirectory.as_deref(),
+            ))
         }
         Some("directory" | "file") => {
             let path = url()?;

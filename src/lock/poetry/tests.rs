@@ -272,3 +272,43 @@ content-hash = "x"
         "package `outside`: `../outside` is a path dependency outside the build context"
     );
 }
+
+#[test]
+fn scp_like_git_sources_are_installed_over_ssh_at_the_locked_commit() {
+    let text = r#"
+[[package]]
+name = "private"
+version = "0.3.0"
+optional = false
+groups = ["main"]
+files = []
+[package.source]
+type = "git"
+url = "git@github.com:org/private.git"
+reference = "main"
+resolved_reference = "9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+subdirectory = "python"
+
+[metadata]
+lock-version = "2.1"
+python-versions = ">=3.11"
+content-hash = "x"
+"#;
+    let lock = PoetryLock::parse(text).unwrap();
+    let env = select(
+        &lock,
+        &PyProject::default(),
+        &selection(&["main"], &[], None),
+        &target(Some("3.11.2")),
+    )
+    .unwrap();
+    let private = &env.packages[0];
+    assert_eq!(
+        private.source,
+        PackageSource::Direct(
+            "git+ssh://git@github.com/org/private.git@9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6#subdirectory=python".into()
+        )
+    );
+    assert_eq!(private.ssh_remote().unwrap().host, "github.com");
+    assert!(private.hashes.is_empty());
+}

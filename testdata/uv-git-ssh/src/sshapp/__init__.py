@@ -1,0 +1,5 @@
+import sshpkg
+
+
+def main():
+    print(sshpkg.hello())
