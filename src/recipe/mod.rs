@@ -118,7 +118,27 @@ pub struct PythonSection {
     /// `[python.index-secrets]`: the password of a private index, by the id of the
     /// `--secret` that carries it.
     pub index_secrets: BTreeMap<String, Sp<IndexSecret>>,
+    /// `find-links`: local directories of distributions, each from a named build context
+    /// (`--build-context NAME=DIR`), that the lock's packages may come from.
+    pub find_links: Vec<FindLinks>,
 }
+
+/// A directory of wheels (or sdists) given to the build as a named context and mounted,
+/// read-only, into the dependency steps that install from it, as uv's `--find-links`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindLinks {
+    /// The named context: `--build-context <context>=DIR` (buildx), `context:<context>`
+    /// (the frontend option). Its span is where the recipe names it.
+    pub context: Sp<String>,
+    /// The directory the lock names (uv's `find-links` entry or flat index path, relative to
+    /// the project, normalised as [`crate::lock::uv::normalize_dir`]): the context's name
+    /// unless the recipe says otherwise (`find-links = { wheels = "../vendor/wheels" }`).
+    pub lock_dir: String,
+}
+
+/// The local names BuildKit gives the build context and the recipe's directory: no named
+/// context of the recipe's may take them.
+pub const RESERVED_CONTEXTS: &[&str] = &["context", "dockerfile"];
 
 /// A private index's credentials: the URL and user name are in the recipe, the password or
 /// token only in the `--secret` whose id is the entry's key, mounted into the steps that
@@ -174,6 +194,7 @@ impl Default for PythonSection {
             extra_index_urls: Vec::new(),
             layers: None,
             index_secrets: BTreeMap::new(),
+            find_links: Vec::new(),
         }
     }
 }
@@ -347,6 +368,7 @@ pub fn parse(
             extra_index_urls: list(r.strings(&mut sec, "extra-index-urls")),
             layers: layers(&mut r, &mut sec),
             index_secrets: index_secrets(&mut r, &mut sec),
+            find_links: find_links(&mut r, &mut sec),
         };
         r.finish(sec);
         python
@@ -425,6 +447,20 @@ fn layers(r: &mut Reader, sec: &mut Section) -> Option<Sp<Layers>> {
         }
     };
     Some(Spanned::new(span, value))
+}
+
+/// `find-links = ["wheels"]` (each a named context serving the lock's directory of the same
+/// name) or `find-links = { wheels = "../vendor/wheels" }` (context → the lock's directory).
+fn find_links(r: &mut Reader, sec: &mut Section) -> Vec<FindLinks> {
+    let want = "an array of build context names, e.g. [\"wheels\"], or a table of context names to the directories the lock names, e.g. { wheels = \"../vendor/wheels\" }";
+    r.names_or_table(sec, "find-links", want)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(context, dir)| FindLinks {
+            lock_dir: crate::lock::uv::normalize_dir(dir.as_ref().unwrap_or(&context).get_ref()),
+            context,
+        })
+        .collect()
 }
 
 /// `[python.index-secrets]`: `<secret id> = { url = "…", username = "…" }`.
