@@ -439,6 +439,7 @@ async fn build<T: BridgeTransport>(
             },
             resolve_mode: opts.image_resolve_mode.clone(),
             no_cache: opts.no_cache.clone(),
+            ..Default::default()
         };
         let def = crate::definition(plan, &lower);
         let ref_id = solve_ref(client, opts, def, "solve the build").await?;

@@ -9,7 +9,7 @@ use super::locked::Locked;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::{
     Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
-    StepId, UV_HOME, VENV, env_pairs, layers, secrets, shell, source,
+    StepId, UV_HOME, VENV, env_pairs, find_links, layers, secrets, shell, source,
 };
 use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
@@ -178,6 +178,14 @@ fn dependency_layer(
     if group.all_hashed() {
         args.push("--require-hashes".into());
     }
+    // Local directories of distributions, from named contexts: a layer of them alone needs
+    // no index and no network.
+    let links = find_links::layer_links(ctx.recipe, &group.packages);
+    let local_only = group.packages.iter().all(|p| p.directory().is_some());
+    if local_only {
+        args.push("--no-index".into());
+    }
+    args.extend(links.args);
     // The indexes the lock says its packages come from (PyPI needs no flag).
     let registries: BTreeSet<&str> = group.packages.iter().filter_map(|p| p.registry()).collect();
     for (i, registry) in registries.iter().enumerate() {
@@ -193,7 +201,9 @@ fn dependency_layer(
     args.push(format!("--requirement={}", layers::REQUIREMENTS));
     // The lock's indexes, and the recipe's (sdists' build dependencies, a PyPI mirror).
     let mut indexes: Vec<&str> = registries.into_iter().collect();
-    indexes.extend(secrets::recipe_urls(ctx.recipe));
+    if !local_only {
+        indexes.extend(secrets::recipe_urls(ctx.recipe));
+    }
     let credentials = secrets::uv(ctx.recipe, &indexes);
     let script = format!(
         "set -eu\n{}{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
@@ -202,7 +212,7 @@ fn dependency_layer(
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
     );
-    layers::layer(
+    let mut layer = layers::layer(
         index,
         group,
         &[],
@@ -210,7 +220,12 @@ fn dependency_layer(
         reproducible_env(&without_compile(&credentials.env_with(env))),
         cache(ctx.suffix),
         credentials.mounts,
-    )
+    );
+    if let Action::Run(run) = &mut layer.step.action {
+        run.binds.extend(links.binds);
+        run.offline = local_only;
+    }
+    layer
 }
 
 /// Builds and installs the project's own packages from the source, on the empty environment:
