@@ -241,6 +241,15 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
         format!("--python={VENV}/bin/python"),
         "--no-deps".into(),
     ];
+    // uv reads the project's `[tool.uv]` from the workdir, and fails on a `find-links`
+    // directory that is not there: the build has it only as a named context, mounted into the
+    // dependency layers. The project is installed without its dependencies, so it needs none of
+    // that configuration (the dependency layers never see it either).
+    if locked.packages.iter().any(|p| p.directory().is_some())
+        || !ctx.recipe.python.find_links.is_empty()
+    {
+        args.push("--no-config".into());
+    }
     // uv caches local builds keyed on file times, which the source copy fixes: rebuild them
     // (only them: `--reinstall` would refresh every cached index page too).
     args.extend(
