@@ -143,7 +143,7 @@ mod tests {
         };
         let local = run(StepId::Dependencies(0));
         assert!(local.script.contains(
-            "--no-deps --no-index --find-links=/pycache/find-links/wheels --requirement="
+            "--no-deps --no-index --find-links=/pycache/find-links/wheels --refresh-package=localgreet --requirement="
         ));
         assert!(local.offline);
         let files: Vec<&Bind> = local

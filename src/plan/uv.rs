@@ -186,6 +186,16 @@ fn dependency_layer(
         args.push("--no-index".into());
     }
     args.extend(links.args);
+    // uv's cache keeps a find-links wheel by its file name, and the lock has no hash to tell
+    // a rebuilt wheel of the same name and version from the cached one: read it again (the
+    // step runs only when its wheel changed).
+    args.extend(
+        group
+            .packages
+            .iter()
+            .filter(|p| p.directory().is_some())
+            .map(|p| format!("--refresh-package={}", p.name)),
+    );
     // The indexes the lock says its packages come from (PyPI needs no flag).
     let registries: BTreeSet<&str> = group.packages.iter().filter_map(|p| p.registry()).collect();
     for (i, registry) in registries.iter().enumerate() {
