@@ -12,6 +12,9 @@ use crate::diag::{Diagnostic, Diagnostics, LineIndex, did_you_mean};
 
 pub type Sp<T> = Spanned<T>;
 
+/// A name, and the value a table gave it (`None` in an array of names).
+pub type NameValue = (Sp<String>, Option<Sp<String>>);
+
 pub struct Reader<'a> {
     pub file: &'a str,
     /// The recipe's text and where its lines start.
@@ -217,7 +220,7 @@ impl<'a> Reader<'a> {
         sec: &mut Section,
         key: &'static str,
         want: &str,
-    ) -> Option<Vec<(Sp<String>, Option<Sp<String>>)>> {
+    ) -> Option<Vec<NameValue>> {
         let v = sec.get(key)?;
         match v.get_ref() {
             DeValue::Array(_) => {
