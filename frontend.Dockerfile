@@ -54,7 +54,7 @@ RUN --mount=type=bind,source=Cargo.toml,target=Cargo.toml \
 FROM scratch
 # Frontend capabilities the binary implements; declare only what is implemented (see
 # scripts/frontend-image.sh, whose CAPS must equal this default).
-ARG PYCACHE_FRONTEND_CAPS=moby.buildkit.frontend.subrequests
+ARG PYCACHE_FRONTEND_CAPS=moby.buildkit.frontend.contexts,moby.buildkit.frontend.subrequests
 COPY --from=build /out/pycache /pycache
 LABEL moby.buildkit.frontend.network.none="true" \
       moby.buildkit.frontend.caps="${PYCACHE_FRONTEND_CAPS}"

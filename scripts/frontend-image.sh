@@ -29,7 +29,7 @@ done
 # it passes frontend inputs) with a clear "unsupported frontend capability" error, whereas a cap
 # declared but not implemented makes the frontend silently ignore what the user asked for.
 # Keep in step with the default in /frontend.Dockerfile (checked below).
-CAPS="moby.buildkit.frontend.subrequests"
+CAPS="moby.buildkit.frontend.contexts,moby.buildkit.frontend.subrequests"
 
 TARGET=x86_64-unknown-linux-gnu
 BIN="${CARGO_TARGET_DIR:-$PYCACHE_ROOT/target}/$TARGET/release/pycache"

@@ -144,6 +144,12 @@ struct BuildArgs {
     /// frontend does with the base image's PYTHON_VERSION.
     #[arg(long, value_name = "VERSION")]
     python: Option<String>,
+    /// A named context, as for `docker buildx build`: `NAME=DIR` is read from the local `NAME`
+    /// (`buildctl --local NAME=DIR`), `NAME=docker-image://REF` from that image; a context
+    /// named like the base image or uv-image replaces it. find-links contexts not given are
+    /// locals of their name. Repeatable.
+    #[arg(long = "build-context", value_name = "NAME=DIR|docker-image://REF")]
+    build_contexts: Vec<String>,
 }
 
 /// Input problems: printed to stderr, exit code 2.
@@ -339,12 +345,64 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 fn cmd_llb(args: &BuildArgs, json: bool) -> Result<(), Failure> {
     let loaded = load(args)?;
     let plan = plan_build(&loaded.inputs())?;
-    let def = crate::definition(&plan, &LowerOptions::offline());
+    let def = crate::definition(&plan, &lower_options(args, &plan)?);
     if json {
         write_stdout(crate::llb::dump::dump_text(&def).as_bytes())
     } else {
         write_stdout(&def.encode_to_vec())
     }
+}
+
+/// The offline lowering, with the `--build-context` flags read as buildx sends them to the
+/// frontend (`context:NAME=local:NAME` or `docker-image://REF`).
+fn lower_options(args: &BuildArgs, plan: &crate::plan::Plan) -> Result<LowerOptions, Failure> {
+    use crate::gateway::named;
+    let mut raw = BTreeMap::new();
+    for c in &args.build_contexts {
+        let (name, value) = c
+            .split_once('=')
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .ok_or_else(|| {
+                usage_error(format!(
+                    "--build-context {c}: expected NAME=DIR or NAME=docker-image://REF"
+                ))
+            })?;
+        let value = if value.contains("://") {
+            value.to_owned()
+        } else {
+            format!("local:{name}")
+        };
+        raw.insert(format!("context:{name}"), value);
+    }
+    let opts =
+        crate::gateway::options::FrontendOptions::from_options(raw, String::new(), Vec::new())
+            .map_err(|e| usage_error(e.to_string()))?;
+    let source = |given: named::Given| -> Result<crate::lower::NamedSource, Failure> {
+        match named::source(&given, &opts).map_err(usage_error)? {
+            // buildctl's locals belong to its own session.
+            crate::lower::NamedSource::Local { name, .. } => Ok(crate::lower::NamedSource::Local {
+                name,
+                session: None,
+            }),
+            image => Ok(image),
+        }
+    };
+    let mut lower = LowerOptions::offline();
+    for name in plan.named_contexts() {
+        if let Some(given) = named::lookup(&opts, name, &plan.platform) {
+            lower.named.insert(name.to_owned(), source(given)?);
+        }
+    }
+    let uv_image = plan.toolchain.iter().find_map(|s| match &s.action {
+        crate::plan::Action::CopyFromImage { image, .. } => Some(image.clone()),
+        _ => None,
+    });
+    for reference in std::iter::once(plan.base_image.clone()).chain(uv_image) {
+        if let Some(given) = named::for_image(&opts, &reference, &plan.platform) {
+            lower.images.insert(reference, source(given)?);
+        }
+    }
+    Ok(lower)
 }
 
 fn cmd_explain(args: &BuildArgs) -> Result<(), Failure> {

@@ -44,6 +44,13 @@ const VENV_STAGE: &str = "venv";
 const CHECK: &str = "check";
 const PROJECT: &str = "project";
 
+/// Whether `name` is, or may be, the name of a stage the Dockerfile has.
+fn is_stage_name(name: &str) -> bool {
+    [BUILDER, RUNTIME, VENV_STAGE, CHECK, PROJECT, "deps"]
+        .iter()
+        .any(|s| name == *s || name.starts_with(&format!("{s}-")))
+}
+
 fn deps_stage(i: usize) -> String {
     format!("deps-{}", i + 1)
 }
@@ -140,6 +147,17 @@ fn plain_word(s: &str) -> bool {
 /// Every value the Dockerfile holds outside a heredoc, checked (see the module's doc).
 fn check_values(plan: &Plan, recipe_file: &str) -> Result<(), Diagnostics> {
     let mut problems = Diagnostics::default();
+    for context in plan.named_contexts() {
+        if is_stage_name(context) {
+            problems.push(
+                Diagnostic::new(
+                    recipe_file,
+                    format!("the build context `{context}` has the name of a stage of the Dockerfile pycache writes, so `--mount=from={context}` would mount that stage"),
+                )
+                .help("rename the context in [python] find-links (e.g. \"wheels\"), and pass it under that name"),
+            );
+        }
+    }
     let mut word = |what: &str, value: &str| {
         if !plain_word(value) {
             problems.push(
@@ -166,8 +184,10 @@ fn check_values(plan: &Plan, recipe_file: &str) -> Result<(), Diagnostics> {
             }
             Action::Run(run) => {
                 for bind in &run.binds {
-                    if let BindSource::Context(path) = &bind.source {
-                        word("the requirements file", path);
+                    match &bind.source {
+                        BindSource::Context(path) => word("the requirements file", path),
+                        BindSource::NamedContext { path, .. } => word("the find-links file", path),
+                        _ => {}
                     }
                 }
                 for secret in &run.secrets {
@@ -211,6 +231,20 @@ fn header(out: &mut String, plan: &Plan, opts: &Options) {
          # environment, joined onto the runtime image with COPY --link, so a changed package\n\
          # rebuilds one stage and one layer, also from a mode=max cache export on a fresh runner.\n",
     );
+    let contexts = plan.named_contexts();
+    if !contexts.is_empty() {
+        let flags: Vec<String> = contexts
+            .iter()
+            .map(|c| format!("--build-context {c}=DIR"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "# Needs the named build context{} {} (the recipe's find-links): build with\n# docker buildx build {} …",
+            if contexts.len() == 1 { "" } else { "s" },
+            contexts.join(", "),
+            flags.join(" ")
+        );
+    }
 }
 
 fn stage_line(out: &mut String, from: &str, name: &str, what: &str) {
@@ -338,6 +372,14 @@ fn bind_flag(step: &Step, bind: &Bind) -> String {
             format!(
                 "--mount=type=bind,from={},source=/content,target={}",
                 input_stage(&stage, bind),
+                bind.target
+            )
+        }
+        // A named context is a stage name to `--mount=from`: `--build-context NAME=DIR`
+        // gives it, as to pycache.
+        BindSource::NamedContext { context, path } => {
+            format!(
+                "--mount=type=bind,from={context},source={path},target={}",
                 bind.target
             )
         }

@@ -170,6 +170,31 @@ impl ImageRef {
     pub fn digest(&self) -> Option<&str> {
         self.digest.as_deref()
     }
+
+    /// The short form Docker shows (distribution/reference's `FamiliarString`) without a
+    /// `:latest`: `python:3.12-slim`, `local/python:3.11-slim`, `ghcr.io/astral-sh/uv:0.9`. The
+    /// Dockerfile frontend looks named contexts up by it.
+    pub fn familiar(&self) -> String {
+        let mut name = if self.domain == DEFAULT_DOMAIN {
+            self.path
+                .strip_prefix(OFFICIAL_REPO_PREFIX)
+                .filter(|p| !p.contains('/'))
+                .unwrap_or(&self.path)
+                .to_owned()
+        } else {
+            format!("{}/{}", self.domain, self.path)
+        };
+        if let Some(tag) = &self.tag {
+            name.push(':');
+            name.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            name.push('@');
+            name.push_str(digest);
+        }
+        name.strip_suffix(":latest")
+            .map_or(name.clone(), str::to_owned)
+    }
 }
 
 /// distribution/reference's `splitDockerDomain`.

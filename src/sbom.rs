@@ -95,7 +95,7 @@ fn locked_package(p: &LockedPackage, id: &str) -> Value {
         .collect();
     let mut purl = format!("pkg:pypi/{}@{}", p.name, purl_encode(&p.version));
     let download = match &p.source {
-        PackageSource::Registry(_) => "NOASSERTION".to_owned(),
+        PackageSource::Registry(_) | PackageSource::Directory { .. } => "NOASSERTION".to_owned(),
         PackageSource::Direct(url) => {
             purl.push_str("?download_url=");
             purl.push_str(&purl_encode(url));
@@ -104,6 +104,7 @@ fn locked_package(p: &LockedPackage, id: &str) -> Value {
     };
     let mut comment = match &p.source {
         PackageSource::Registry(index) => format!("from the index {index}"),
+        PackageSource::Directory { path, .. } => format!("from the local directory {path}"),
         PackageSource::Direct(_) => "from its URL".to_owned(),
     };
     if checksums.len() > 1 {

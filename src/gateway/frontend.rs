@@ -16,13 +16,13 @@ use super::context::solve_ref;
 pub use super::context::{RecipeFile, read_project, read_recipe};
 use super::error::{FrontendError, SourceTexts};
 use super::options::FrontendOptions;
-use super::{guard, log, pb, subrequests};
+use super::{guard, log, named, pb, subrequests};
 use crate::detect::ProjectFiles;
 use crate::diag::Diagnostics;
 use crate::image::{BaseConfig, image_config};
 use crate::image_ref::ImageRef;
 use crate::llb;
-use crate::lower::{ContextSource, LowerOptions};
+use crate::lower::{ContextSource, LowerOptions, NamedSource};
 use crate::plan::Plan;
 use crate::plan::{Facts, Join};
 use crate::platform::Platform;
@@ -283,40 +283,134 @@ fn plan_of(
     crate::plan_build(&inputs)
 }
 
-/// The base image's config for the plan's platform.
+/// The named contexts a plan uses, as the lowering takes them.
+struct PlanContexts {
+    /// find-links contexts, by name.
+    named: BTreeMap<String, NamedSource>,
+    /// Images of the plan replaced by a context, by the plan's reference.
+    images: BTreeMap<String, NamedSource>,
+    /// The option key of the base image's context, for the log.
+    base_key: String,
+}
+
+/// The contexts `plan` needs from the build: every find-links context of the recipe's that a
+/// step reads (missing or unusable: an error at the recipe's line saying which flag to pass),
+/// and those replacing the base image or the uv image.
+fn named_contexts(
+    opts: &FrontendOptions,
+    plan: &Plan,
+    recipe: &crate::recipe::Recipe,
+) -> Result<PlanContexts, Diagnostics> {
+    let mut problems = Diagnostics::default();
+    let at = |name: &str, message: String, help: String| {
+        let link = recipe
+            .python
+            .find_links
+            .iter()
+            .find(|l| l.context.get_ref() == name);
+        let d = crate::diag::Diagnostic::new(&recipe.file, message).help(help);
+        match link {
+            Some(l) => d.at(&recipe.source, l.context.span()),
+            None => d,
+        }
+    };
+    let mut named = BTreeMap::new();
+    for name in plan.named_contexts() {
+        let dir = recipe
+            .python
+            .find_links
+            .iter()
+            .find(|l| l.context.get_ref() == name)
+            .map_or(name.to_owned(), |l| l.lock_dir.clone());
+        match named::lookup(opts, name, &plan.platform) {
+            None => problems.push(at(
+                name,
+                format!("find-links names the build context `{name}`, which this build was not given"),
+                format!(
+                    "pass the directory of the wheels the lock takes from `{dir}` as --build-context {name}={} to docker buildx build",
+                    if dir.starts_with("..") { dir.clone() } else { format!("./{dir}") }
+                ),
+            )),
+            Some(given) => match named::source(&given, opts) {
+                Ok(source) => {
+                    named.insert(name.to_owned(), source);
+                }
+                Err(why) => problems.push(at(
+                    name,
+                    why,
+                    format!("pass --build-context {name}=DIR, DIR holding the wheels"),
+                )),
+            },
+        }
+    }
+    let mut images = BTreeMap::new();
+    let mut base_key = String::new();
+    let uv_image = recipe.python.uv_image.as_ref().map(|i| i.get_ref().clone());
+    for (reference, is_base) in
+        std::iter::once((plan.base_image.clone(), true)).chain(uv_image.map(|r| (r, false)))
+    {
+        let Some(given) = named::for_image(opts, &reference, &plan.platform) else {
+            continue;
+        };
+        match named::source(&given, opts) {
+            Ok(source) => {
+                if is_base {
+                    base_key = given.key.clone();
+                }
+                images.insert(reference, source);
+            }
+            Err(why) => problems.push(
+                crate::diag::Diagnostic::new(&recipe.file, why).help(format!(
+                    "pass --build-context {reference}=docker-image://REF, or a directory holding a root filesystem"
+                )),
+            ),
+        }
+    }
+    problems.finish(PlanContexts {
+        named,
+        images,
+        base_key,
+    })
+}
+
+/// The base image's config for the plan's platform: `reference` (the plan's base image, or
+/// the image of the named context `context` that replaces it).
 async fn resolve_base<T: BridgeTransport>(
     client: &mut LlbBridgeClient<T>,
     opts: &FrontendOptions,
     plan: &Plan,
+    reference: &str,
+    context: Option<&str>,
 ) -> Result<BaseConfig, FrontendError> {
     // The same normalised form as the image op, so the daemon resolves the image the op uses.
-    let reference = ImageRef::parse(&plan.base_image)
+    let reference = ImageRef::parse(reference)
         .map_err(|e| {
             FrontendError::Other(format!(
-                "the base image `{}` is not a valid reference: {e}",
-                plan.base_image
+                "the base image `{reference}` is not a valid reference: {e}"
             ))
         })?
         .to_string();
+    let log_name = match context {
+        Some(key) => format!("[context {key}] load metadata for {reference}"),
+        None => format!("[internal] load metadata for {reference}"),
+    };
     let response = client
         .resolve_image_config(pb::ResolveImageConfigRequest {
             r#ref: reference.clone(),
             platform: Some(plan.platform.to_llb()),
             resolve_mode: opts.resolve_mode_name().to_owned(),
-            log_name: format!("[internal] load metadata for {reference}"),
+            log_name,
             session_id: opts.session_id.clone(),
             ..Default::default()
         })
         .await
         .map_err(FrontendError::daemon(format!(
-            "resolve the base image {}",
-            plan.base_image
+            "resolve the base image {reference}"
         )))?
         .into_inner();
     BaseConfig::from_json(&response.config).map_err(|e| {
         FrontendError::Other(format!(
-            "the config of base image {} is not valid JSON: {e}",
-            plan.base_image
+            "the config of base image {reference} is not valid JSON: {e}"
         ))
     })
 }
@@ -441,7 +535,17 @@ async fn build<T: BridgeTransport>(
 
     let mut built = Vec::new();
     for plan in &plans {
-        let base = resolve_base(client, opts, plan).await?;
+        let contexts = named_contexts(opts, plan, &prepared.recipe)
+            .map_err(|d| invalid(d, &recipe, &files))?;
+        let base = match contexts.images.get(&plan.base_image) {
+            None => resolve_base(client, opts, plan, &plan.base_image, None).await?,
+            Some(NamedSource::Image { reference }) => {
+                resolve_base(client, opts, plan, reference, Some(&contexts.base_key)).await?
+            }
+            // A directory as the root filesystem has no image config: the default PATH, as
+            // the Dockerfile frontend gives a `FROM` of a `local:` context.
+            Some(NamedSource::Local { .. }) => BaseConfig::default(),
+        };
         // The base image's Python decides the lock's markers exactly.
         let facts = Facts {
             python: base.python_version(),
@@ -464,6 +568,8 @@ async fn build<T: BridgeTransport>(
             },
             resolve_mode: opts.image_resolve_mode.clone(),
             no_cache: opts.no_cache.clone(),
+            named: contexts.named,
+            images: contexts.images,
         };
         let def = crate::definition(plan, &lower);
         let ref_id = solve_ref(client, opts, def, "solve the build").await?;
@@ -547,6 +653,89 @@ fn result(built: Vec<Built>, multi_platform: bool) -> pb::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find_links_case() -> (Plan, crate::recipe::Recipe) {
+        let plan = crate::testing::case_plan("uv-find-links", "");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/uv-find-links/pycache.toml"
+        ))
+        .unwrap();
+        let recipe = crate::recipe::parse("pycache.toml", &text, &BTreeMap::new()).unwrap();
+        (plan, recipe)
+    }
+
+    fn options(contexts: &[(&str, &str)]) -> FrontendOptions {
+        let raw = contexts
+            .iter()
+            .map(|(k, v)| (format!("context:{k}"), (*v).to_owned()))
+            .chain([("local-sessionid:wheels".to_owned(), "s2".to_owned())])
+            .collect();
+        FrontendOptions::from_options(raw, "s1".into(), Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn a_find_links_context_not_given_fails_at_the_recipe_line_with_the_flag() {
+        let (plan, recipe) = find_links_case();
+        let err = named_contexts(&options(&[]), &plan, &recipe)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("pycache.toml:8:15"), "{err}");
+        assert!(err.contains("--build-context wheels=./wheels"), "{err}");
+        let err = named_contexts(
+            &options(&[("wheels", "oci-layout://store@sha256:00")]),
+            &plan,
+            &recipe,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("pycache.toml:8:15") && err.contains("docker load"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn given_contexts_are_lowered_from_their_session_and_images_replace_the_base() {
+        let (plan, recipe) = find_links_case();
+        let got = named_contexts(
+            &options(&[
+                ("wheels", "local:wheels"),
+                ("local/python:3.11-slim", "docker-image://local/other:1"),
+            ]),
+            &plan,
+            &recipe,
+        )
+        .unwrap();
+        assert_eq!(
+            got.named["wheels"],
+            NamedSource::Local {
+                name: "wheels".into(),
+                session: Some("s2".into())
+            }
+        );
+        assert_eq!(
+            got.images["local/python:3.11-slim"],
+            NamedSource::Image {
+                reference: "docker.io/local/other:1".into()
+            }
+        );
+        assert_eq!(got.base_key, "local/python:3.11-slim");
+        let def = crate::definition(
+            &plan,
+            &LowerOptions {
+                named: got.named,
+                images: got.images,
+                ..LowerOptions::offline()
+            },
+        );
+        let text = crate::llb::dump::dump_text(&def);
+        assert!(text.contains("docker-image://docker.io/local/other:1"));
+        assert!(!text.contains("docker-image://docker.io/local/python:3.11-slim"));
+        assert!(text.contains("\"local.session\": \"s2\""), "{text}");
+    }
 
     #[test]
     fn labels_merge_over_the_plans() {

@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod frontend;
 pub mod guard;
+pub mod named;
 pub mod options;
 pub mod stdio;
 pub mod subrequests;

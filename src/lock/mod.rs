@@ -31,6 +31,11 @@ pub enum PackageSource {
     Registry(String),
     /// A direct reference, as a PEP 508 URL: `git+https://…@<commit>`, `https://…/x.whl`.
     Direct(String),
+    /// A local directory of distributions: uv's `find-links = ["./wheels"]`, or an index with
+    /// `format = "flat"` and a path. `path` is as the lock writes it (relative to the project
+    /// root, e.g. `wheels`); `files` are the distributions of the package in it that the target
+    /// may install (its wheels for the platform, and the sdist), as file names.
+    Directory { path: String, files: Vec<String> },
 }
 
 /// A third-party package the environment installs, pinned.
@@ -57,7 +62,9 @@ impl LockedPackage {
     /// `name==version ; marker --hash=…`, or `name @ url ; marker`.
     pub fn requirement_line(&self) -> String {
         let mut line = match &self.source {
-            PackageSource::Registry(_) => format!("{}=={}", self.name, self.version),
+            PackageSource::Registry(_) | PackageSource::Directory { .. } => {
+                format!("{}=={}", self.name, self.version)
+            }
             PackageSource::Direct(url) => format!("{} @ {url}", self.name),
         };
         if let Some(marker) = &self.marker {
@@ -73,7 +80,7 @@ impl LockedPackage {
     pub fn ssh_remote(&self) -> Option<git::SshRemote> {
         match &self.source {
             PackageSource::Direct(url) => git::ssh_remote(url),
-            PackageSource::Registry(_) => None,
+            PackageSource::Registry(_) | PackageSource::Directory { .. } => None,
         }
     }
 
@@ -81,7 +88,15 @@ impl LockedPackage {
     pub fn registry(&self) -> Option<&str> {
         match &self.source {
             PackageSource::Registry(url) => Some(url),
-            PackageSource::Direct(_) => None,
+            PackageSource::Direct(_) | PackageSource::Directory { .. } => None,
+        }
+    }
+
+    /// The local directory of distributions to install it from, when it comes from one.
+    pub fn directory(&self) -> Option<&str> {
+        match &self.source {
+            PackageSource::Directory { path, .. } => Some(path),
+            PackageSource::Registry(_) | PackageSource::Direct(_) => None,
         }
     }
 }

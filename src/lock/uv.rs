@@ -200,11 +200,14 @@ fn is_virtual(pkg: &UvPackage) -> bool {
 
 fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> LockedPackage {
     let artifacts = &pkg.artifacts;
-    let wheels = artifacts.wheels.iter().filter(|w| {
+    // A wheel of a local directory has a path (its file name) instead of a URL.
+    let fits = |w: &&crate::detect::uvlock::Artifact| {
         w.url
             .as_deref()
+            .or(w.path.as_deref())
             .is_none_or(|u| super::wheel_fits(u, target))
-    });
+    };
+    let wheels = artifacts.wheels.iter().filter(fits);
     let mut hashes: Vec<String> = wheels
         .chain(&artifacts.sdist)
         .filter_map(|a| a.hash.clone())
@@ -226,7 +229,21 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
     } else if let Some(url) = string("url") {
         PackageSource::Direct(url.to_owned())
     } else {
-        PackageSource::Registry(string("registry").unwrap_or(super::PYPI).into())
+        match string("registry") {
+            // `find-links = ["./wheels"]` or a flat index with a path: uv writes the directory
+            // as a path relative to the project, and each file by its name in it.
+            Some(dir) if !dir.contains("://") => PackageSource::Directory {
+                path: normalize_dir(dir),
+                files: artifacts
+                    .wheels
+                    .iter()
+                    .filter(fits)
+                    .chain(&artifacts.sdist)
+                    .filter_map(|a| a.path.clone())
+                    .collect(),
+            },
+            registry => PackageSource::Registry(registry.unwrap_or(super::PYPI).into()),
+        }
     };
     LockedPackage {
         name: pkg.name.clone(),
@@ -240,12 +257,21 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
         },
         size,
         marker,
-        sdist_only: artifacts.sdist.is_some()
-            && !artifacts.wheels.iter().any(|w| {
-                w.url
-                    .as_deref()
-                    .is_none_or(|u| super::wheel_fits(u, target))
-            }),
+        sdist_only: artifacts.sdist.is_some() && !artifacts.wheels.iter().any(|w| fits(&w)),
+    }
+}
+
+/// A local directory as a lock writes it, without `./` in front or `/` at the end:
+/// `./wheels/` and `wheels` are the same directory.
+pub fn normalize_dir(dir: &str) -> String {
+    let mut d = dir.trim_end_matches('/');
+    while let Some(rest) = d.strip_prefix("./") {
+        d = rest.trim_start_matches('/');
+    }
+    if d.is_empty() {
+        ".".to_owned()
+    } else {
+        d.to_owned()
     }
 }
 

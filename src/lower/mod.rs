@@ -15,6 +15,19 @@ pub struct ContextSource {
     pub session: Option<String>,
 }
 
+/// Where a named build context comes from (the frontend's `context:NAME` option).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NamedSource {
+    /// A directory of the client: `local:NAME` (buildx's `--build-context NAME=DIR`), or
+    /// `buildctl --local NAME=DIR`.
+    Local {
+        name: String,
+        session: Option<String>,
+    },
+    /// An image: `docker-image://REF`, normalised.
+    Image { reference: String },
+}
+
 /// Where a [`BindSource::Text`] file is written, in the scratch state bind-mounted from.
 const TEXT_FILE: &str = "/content";
 
@@ -45,6 +58,12 @@ pub struct LowerOptions {
     /// `image.resolvemode` for image sources (`local` on the docker driver, `pull` with --pull).
     pub resolve_mode: Option<String>,
     pub no_cache: NoCache,
+    /// The named contexts the plan's steps read ([`Plan::named_contexts`]), by name; one not
+    /// here is the local of that name of no particular session (`buildctl --local NAME=DIR`).
+    pub named: std::collections::BTreeMap<String, NamedSource>,
+    /// Images of the plan (the base, `uv-image`) replaced by a named context, by the
+    /// reference the plan names them with, as the Dockerfile frontend replaces a `FROM`.
+    pub images: std::collections::BTreeMap<String, NamedSource>,
 }
 
 impl LowerOptions {
@@ -64,11 +83,7 @@ impl LowerOptions {
 /// The runtime image's state for `plan`.
 pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
     let l = Lowering::new(plan, opts);
-    let image = source::image(
-        &plan.base_image,
-        opts.resolve_mode.as_deref(),
-        opts.no_cache.applies_to(None),
-    );
+    let image = l.image(&plan.base_image);
 
     // The builder: the toolchain, the empty environment, then each dependency layer and the
     // project on that environment alone.
@@ -200,6 +215,60 @@ struct Lowering<'a> {
     full_context: State,
     /// Each dependency layer's `RECORD` files (see [`records`]), once the layers are lowered.
     records: Vec<State>,
+    /// The named contexts the steps bind files of, by name.
+    named: std::collections::BTreeMap<String, State>,
+}
+
+/// One source per named context the plan reads: for a local directory, only the files the
+/// steps bind cross the session (as with the manifests); an image is taken whole.
+fn named_contexts(
+    plan: &Plan,
+    opts: &LowerOptions,
+    ignore_cache: bool,
+) -> std::collections::BTreeMap<String, State> {
+    plan.named_contexts()
+        .into_iter()
+        .map(|name| {
+            let mut files: Vec<String> = plan
+                .steps()
+                .filter_map(|s| match &s.action {
+                    Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
+                        BindSource::NamedContext { context, path } if context == name => {
+                            Some(path.clone())
+                        }
+                        _ => None,
+                    })),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            files.sort();
+            files.dedup();
+            let default = NamedSource::Local {
+                name: name.to_owned(),
+                session: None,
+            };
+            let state = match opts.named.get(name).unwrap_or(&default) {
+                NamedSource::Local {
+                    name: local,
+                    session,
+                } => source::local(
+                    local,
+                    &source::LocalOptions {
+                        session: session.clone(),
+                        shared_key_hint: Some(format!("context:{name}")),
+                        include: files,
+                        ignore_cache,
+                        ..Default::default()
+                    },
+                ),
+                NamedSource::Image { reference } => {
+                    source::image(reference, opts.resolve_mode.as_deref(), ignore_cache)
+                }
+            };
+            (name.to_owned(), state)
+        })
+        .collect()
 }
 
 impl<'a> Lowering<'a> {
@@ -217,7 +286,9 @@ impl<'a> Lowering<'a> {
             .filter_map(|s| match &s.action {
                 Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
                     BindSource::Context(p) => Some(p.clone()),
-                    BindSource::Text(_) | BindSource::LayerRecords(_) => None,
+                    BindSource::Text(_)
+                    | BindSource::LayerRecords(_)
+                    | BindSource::NamedContext { .. } => None,
                 })),
                 _ => None,
             })
@@ -252,7 +323,29 @@ impl<'a> Lowering<'a> {
             opts,
             manifests,
             full_context,
+            named: named_contexts(plan, opts, ignore_cache),
             records: Vec::new(),
+        }
+    }
+
+    /// The image `reference` of the plan, or the named context that replaces it.
+    fn image(&self, reference: &str) -> State {
+        let ignore_cache = self.opts.no_cache.applies_to(None);
+        match self.opts.images.get(reference) {
+            None => source::image(reference, self.opts.resolve_mode.as_deref(), ignore_cache),
+            Some(NamedSource::Image { reference: other }) => {
+                source::image(other, self.opts.resolve_mode.as_deref(), ignore_cache)
+            }
+            // A directory as the root filesystem, as `FROM` of a `local:` context is.
+            Some(NamedSource::Local { name, session }) => source::local(
+                name,
+                &source::LocalOptions {
+                    session: session.clone(),
+                    shared_key_hint: Some(format!("context:{name}")),
+                    ignore_cache,
+                    ..Default::default()
+                },
+            ),
         }
     }
 
@@ -310,11 +403,7 @@ impl<'a> Lowering<'a> {
                 }
             }
             Action::CopyFromImage { image, src, dest } => {
-                let from = source::image(
-                    image,
-                    self.opts.resolve_mode.as_deref(),
-                    self.opts.no_cache.applies_to(None),
-                );
+                let from = self.image(image);
                 current
                     .file()
                     .copy(
@@ -344,6 +433,11 @@ impl<'a> Lowering<'a> {
                 BindSource::LayerRecords(i) => (
                     self.records.get(*i).cloned().unwrap_or_default(),
                     "/".into(),
+                ),
+                // Every context a step binds has a source (see `named_contexts`).
+                BindSource::NamedContext { context, path } => (
+                    self.named.get(context).cloned().unwrap_or_default(),
+                    path.clone(),
                 ),
                 BindSource::Text(text) => {
                     let file = State::scratch()

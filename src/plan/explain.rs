@@ -117,6 +117,9 @@ fn step_lines(out: &mut String, n: usize, step: &Step) {
                 format!("{} lines written into the LLB", text.lines().count())
             }
             BindSource::LayerRecords(i) => format!("RECORD files of dependency layer {}", i + 1),
+            BindSource::NamedContext { context, path } => {
+                format!("build context {context}:{path} (--build-context {context}=DIR)")
+            }
         };
         let _ = writeln!(
             out,
@@ -216,6 +219,16 @@ fn dependency_lines(out: &mut String, n: usize, plan: &Plan) {
             && let Some(ssh) = &run.ssh
         {
             let _ = writeln!(out, "                ssh: {} (--ssh {})", ssh.id, ssh.id);
+        }
+        if let Action::Run(run) = &dep.step.action {
+            for b in &run.binds {
+                if let BindSource::NamedContext { context, path } = &b.source {
+                    let _ = writeln!(
+                        out,
+                        "                find-links: {path} of build context {context} (--build-context {context}=DIR; keyed on its content)"
+                    );
+                }
+            }
         }
         if dep.packages.len() > 1 {
             for (name, size) in &dep.packages {

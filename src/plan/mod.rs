@@ -18,6 +18,7 @@
 mod apt;
 pub mod check;
 mod explain;
+mod find_links;
 pub mod layers;
 mod locked;
 mod pip;
@@ -47,6 +48,8 @@ pub const VENV: &str = "/app/.venv";
 pub const UV_HOME: &str = "/opt/uv";
 /// Where build inputs (lock files, exported requirements) are mounted, outside the workdir.
 pub const INPUTS_DIR: &str = "/pycache";
+/// Where the files of a find-links build context are mounted: `<FIND_LINKS_DIR>/<context>`.
+pub const FIND_LINKS_DIR: &str = "/pycache/find-links";
 /// uid and gid of the user the plan creates.
 pub const UID: u32 = 10001;
 
@@ -91,6 +94,9 @@ pub enum BindSource {
     Text(String),
     /// The `RECORD` files of a dependency layer (its index in [`Environment::dependencies`]).
     LayerRecords(usize),
+    /// A file of a named build context (`--build-context NAME=DIR`), such as a wheel of a
+    /// find-links directory: its content keys the step, and nothing else of the context does.
+    NamedContext { context: String, path: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -368,6 +374,24 @@ impl Plan {
         self.builder_steps().chain(&self.runtime)
     }
 
+    /// The named build contexts the plan's steps read, each once, sorted.
+    pub fn named_contexts(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .steps()
+            .filter_map(|s| match &s.action {
+                Action::Run(r) => Some(r.binds.iter().filter_map(|b| match &b.source {
+                    BindSource::NamedContext { context, .. } => Some(context.as_str()),
+                    _ => None,
+                })),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn step(&self, id: StepId) -> Option<&Step> {
         self.steps().find(|s| s.id == id)
     }
@@ -498,6 +522,8 @@ pub fn plan(
     if uses_uv {
         toolchain.push(uv::install_step(recipe, &suffix));
     }
+
+    find_links::check(recipe, &env)?;
 
     let image = runtime::image_spec(recipe, project, &sel, &workdir, &user);
     let mut context_excludes = project.dockerignore.clone();

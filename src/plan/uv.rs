@@ -9,7 +9,7 @@ use super::locked::Locked;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::{
     Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
-    StepId, UV_HOME, VENV, env_pairs, layers, secrets, shell, source, ssh,
+    StepId, UV_HOME, VENV, env_pairs, find_links, layers, secrets, shell, source, ssh,
 };
 use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
@@ -178,6 +178,24 @@ fn dependency_layer(
     if group.all_hashed() {
         args.push("--require-hashes".into());
     }
+    // Local directories of distributions, from named contexts: a layer of them alone needs
+    // no index and no network.
+    let links = find_links::layer_links(ctx.recipe, &group.packages);
+    let local_only = group.packages.iter().all(|p| p.directory().is_some());
+    if local_only {
+        args.push("--no-index".into());
+    }
+    args.extend(links.args);
+    // uv's cache keeps a find-links wheel by its file name, and the lock has no hash to tell
+    // a rebuilt wheel of the same name and version from the cached one: read it again (the
+    // step runs only when its wheel changed).
+    args.extend(
+        group
+            .packages
+            .iter()
+            .filter(|p| p.directory().is_some())
+            .map(|p| format!("--refresh-package={}", p.name)),
+    );
     // The indexes the lock says its packages come from (PyPI needs no flag).
     let registries: BTreeSet<&str> = group.packages.iter().filter_map(|p| p.registry()).collect();
     for (i, registry) in registries.iter().enumerate() {
@@ -193,7 +211,9 @@ fn dependency_layer(
     args.push(format!("--requirement={}", layers::REQUIREMENTS));
     // The lock's indexes, and the recipe's (sdists' build dependencies, a PyPI mirror).
     let mut indexes: Vec<&str> = registries.into_iter().collect();
-    indexes.extend(secrets::recipe_urls(ctx.recipe));
+    if !local_only {
+        indexes.extend(secrets::recipe_urls(ctx.recipe));
+    }
     let credentials = secrets::uv(ctx.recipe, &indexes);
     // Git dependencies over SSH: the agent, the host keys and their checks.
     let over_ssh: Vec<_> = group
@@ -222,8 +242,12 @@ fn dependency_layer(
         cache(ctx.suffix),
         credentials.mounts,
     );
-    if let (Some(access), Action::Run(run)) = (access, &mut layer.step.action) {
-        ssh::grant(run, access);
+    if let Action::Run(run) = &mut layer.step.action {
+        run.binds.extend(links.binds);
+        run.offline = local_only;
+        if let Some(access) = access {
+            ssh::grant(run, access);
+        }
     }
     layer
 }
@@ -241,6 +265,15 @@ fn project_step(locked: &LockedEnv, ctx: &EnvContext, env: &[(String, String)]) 
         format!("--python={VENV}/bin/python"),
         "--no-deps".into(),
     ];
+    // uv reads the project's `[tool.uv]` from the workdir, and fails on a `find-links`
+    // directory that is not there: the build has it only as a named context, mounted into the
+    // dependency layers. The project is installed without its dependencies, so it needs none of
+    // that configuration (the dependency layers never see it either).
+    if locked.packages.iter().any(|p| p.directory().is_some())
+        || !ctx.recipe.python.find_links.is_empty()
+    {
+        args.push("--no-config".into());
+    }
     // uv caches local builds keyed on file times, which the source copy fixes: rebuild them
     // (only them: `--reinstall` would refresh every cached index page too).
     args.extend(

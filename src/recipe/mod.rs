@@ -123,11 +123,31 @@ pub struct PythonSection {
     pub ssh: Option<Sp<String>>,
     /// `known-hosts`: `known_hosts` lines of SSH servers besides the forges pycache knows.
     pub known_hosts: Vec<Sp<String>>,
+    /// `find-links`: local directories of distributions, each from a named build context
+    /// (`--build-context NAME=DIR`), that the lock's packages may come from.
+    pub find_links: Vec<FindLinks>,
 }
 
 /// The `--ssh` id git dependencies over SSH use unless `[python] ssh` names another: what
 /// `docker buildx build --ssh default` gives.
 pub const DEFAULT_SSH_ID: &str = "default";
+
+/// A directory of wheels (or sdists) given to the build as a named context and mounted,
+/// read-only, into the dependency steps that install from it, as uv's `--find-links`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindLinks {
+    /// The named context: `--build-context <context>=DIR` (buildx), `context:<context>`
+    /// (the frontend option). Its span is where the recipe names it.
+    pub context: Sp<String>,
+    /// The directory the lock names (uv's `find-links` entry or flat index path, relative to
+    /// the project, normalised as [`crate::lock::uv::normalize_dir`]): the context's name
+    /// unless the recipe says otherwise (`find-links = { wheels = "../vendor/wheels" }`).
+    pub lock_dir: String,
+}
+
+/// The local names BuildKit gives the build context and the recipe's directory: no named
+/// context of the recipe's may take them.
+pub const RESERVED_CONTEXTS: &[&str] = &["context", "dockerfile"];
 
 /// A private index's credentials: the URL and user name are in the recipe, the password or
 /// token only in the `--secret` whose id is the entry's key, mounted into the steps that
@@ -194,6 +214,7 @@ impl Default for PythonSection {
             index_secrets: BTreeMap::new(),
             ssh: None,
             known_hosts: Vec::new(),
+            find_links: Vec::new(),
         }
     }
 }
@@ -369,6 +390,7 @@ pub fn parse(
             index_secrets: index_secrets(&mut r, &mut sec),
             ssh: r.string(&mut sec, "ssh"),
             known_hosts: list(r.strings(&mut sec, "known-hosts")),
+            find_links: find_links(&mut r, &mut sec),
         };
         r.finish(sec);
         python
@@ -447,6 +469,20 @@ fn layers(r: &mut Reader, sec: &mut Section) -> Option<Sp<Layers>> {
         }
     };
     Some(Spanned::new(span, value))
+}
+
+/// `find-links = ["wheels"]` (each a named context serving the lock's directory of the same
+/// name) or `find-links = { wheels = "../vendor/wheels" }` (context → the lock's directory).
+fn find_links(r: &mut Reader, sec: &mut Section) -> Vec<FindLinks> {
+    let want = "an array of build context names, e.g. [\"wheels\"], or a table of context names to the directories the lock names, e.g. { wheels = \"../vendor/wheels\" }";
+    r.names_or_table(sec, "find-links", want)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(context, dir)| FindLinks {
+            lock_dir: crate::lock::uv::normalize_dir(dir.as_ref().unwrap_or(&context).get_ref()),
+            context,
+        })
+        .collect()
 }
 
 /// `[python.index-secrets]`: `<secret id> = { url = "…", username = "…" }`.

@@ -12,6 +12,9 @@ use crate::diag::{Diagnostic, Diagnostics, LineIndex, did_you_mean};
 
 pub type Sp<T> = Spanned<T>;
 
+/// A name, and the value a table gave it (`None` in an array of names).
+pub type NameValue = (Sp<String>, Option<Sp<String>>);
+
 pub struct Reader<'a> {
     pub file: &'a str,
     /// The recipe's text and where its lines start.
@@ -208,6 +211,52 @@ impl<'a> Reader<'a> {
             }
         }
         Some(Spanned::new(v.span(), out))
+    }
+
+    /// An array of names (`["a", "b"]`), or a table of names to strings (`{ a = "x" }`):
+    /// `(name, None)` or `(name, Some(value))`, in the order written (tables: key order).
+    pub fn names_or_table(
+        &mut self,
+        sec: &mut Section,
+        key: &'static str,
+        want: &str,
+    ) -> Option<Vec<NameValue>> {
+        let v = sec.get(key)?;
+        match v.get_ref() {
+            DeValue::Array(_) => {
+                let mut again = Section::new(sec.name.clone(), sec.table);
+                let names = self.strings(&mut again, key)?;
+                Some(names.into_inner().into_iter().map(|n| (n, None)).collect())
+            }
+            DeValue::Table(t) => {
+                let mut out = Vec::new();
+                for (k, item) in t.iter() {
+                    self.plain_text("a key", k.get_ref(), k.span());
+                    let name = Spanned::new(k.span(), k.get_ref().to_string());
+                    match item.get_ref() {
+                        DeValue::String(s) => {
+                            let s = self.substitute(s, item.span());
+                            self.plain_text(key, &s, item.span());
+                            out.push((name, Some(Spanned::new(item.span(), s))));
+                        }
+                        other => {
+                            let msg = format!(
+                                "`{}` in [{}.{key}] must be a string, found {}",
+                                k.get_ref(),
+                                sec.name,
+                                kind(other)
+                            );
+                            self.error(item.span(), msg).help = Some(format!("write {want}"));
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.wrong_type(sec, key, v, want);
+                None
+            }
+        }
     }
 
     /// A table of string values (`env`, `labels`, `args`), in key order.

@@ -117,3 +117,67 @@ fn credentials_are_redacted() {
     );
     assert_eq!(redact_userinfo("https://h.example/a@b"), None);
 }
+
+#[test]
+fn find_links_name_build_contexts_and_the_lock_directories_they_serve() {
+    let r = parse(
+        "pycache.toml",
+        "[python]\nfind-links = [\"wheels\", \"vendor.x\"]\n",
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let got: Vec<(&str, &str)> = r
+        .python
+        .find_links
+        .iter()
+        .map(|l| (l.context.get_ref().as_str(), l.lock_dir.as_str()))
+        .collect();
+    assert_eq!(got, [("wheels", "wheels"), ("vendor.x", "vendor.x")]);
+    let r = parse(
+        "pycache.toml",
+        "[python]\nfind-links = { wheels = \"./../vendor/wheels/\" }\n",
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(r.python.find_links[0].lock_dir, "../vendor/wheels");
+}
+
+#[test]
+fn find_links_are_checked() {
+    for (value, message) in [
+        ("[\"a/b\"]", "`a/b` is not a usable build context name"),
+        ("[\"-x\"]", "`-x` is not a usable build context name"),
+        (
+            "[\"context\"]",
+            "`context` is the name of BuildKit's own context local",
+        ),
+        ("[\"w\", \"w\"]", "build context `w` is in find-links twice"),
+        (
+            "{ w = \"/abs\" }",
+            "`/abs` is not a directory the lock can name",
+        ),
+        (
+            "{ a = \"d\", b = \"./d\" }",
+            "build contexts `a` and `b` both serve the directory `d`",
+        ),
+        (
+            "\"wheels\"",
+            "`find-links` in [python] must be an array of build context names",
+        ),
+        (
+            "[1]",
+            "`find-links` in [python] must be an array of strings, found an integer",
+        ),
+        (
+            "{ w = 1 }",
+            "`w` in [python.find-links] must be a string, found an integer",
+        ),
+    ] {
+        let text = format!("[python]\nfind-links = {value}\n");
+        let err = parse("pycache.toml", &text, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(message), "{value}: {err}");
+        assert!(err.contains("pycache.toml:2:"), "{value}: {err}");
+    }
+}

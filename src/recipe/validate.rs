@@ -168,6 +168,7 @@ pub(super) fn validate(recipe: &Recipe, r: &mut Reader) {
     }
     validate_index_secrets(&recipe.python.index_secrets, r);
     validate_ssh(&recipe.python, r);
+    validate_find_links(&recipe.python.find_links, r);
     let commands = [&recipe.image.entrypoint, &recipe.image.cmd]
         .into_iter()
         .chain(
@@ -331,6 +332,60 @@ pub(super) fn validate(recipe: &Recipe, r: &mut Reader) {
                 Some("name targets with letters, digits, `-` and `_`, e.g. [targets.dev]".into());
         }
     }
+}
+
+/// Context names buildx can pass and a mount path can hold, each once, none of BuildKit's own.
+fn validate_find_links(links: &[super::FindLinks], r: &mut Reader) {
+    let mut contexts: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut dirs: BTreeMap<&str, &str> = BTreeMap::new();
+    for link in links {
+        let name = link.context.get_ref().as_str();
+        if !is_context_name(name) {
+            let msg = format!("`{name}` is not a usable build context name");
+            r.error(link.context.span(), msg).help = Some(
+                "name the context with letters, digits, `-`, `_` and `.` (at most 64, a letter or digit first), e.g. \"wheels\", and pass it as --build-context wheels=DIR".into(),
+            );
+            continue;
+        }
+        if super::RESERVED_CONTEXTS.contains(&name) {
+            let msg = format!("`{name}` is the name of BuildKit's own {name} local");
+            r.error(link.context.span(), msg).help =
+                Some("give the directory of wheels a name of its own, e.g. \"wheels\"".into());
+            continue;
+        }
+        if contexts.insert(name, ()).is_some() {
+            let msg = format!("build context `{name}` is in find-links twice");
+            r.error(link.context.span(), msg).help = Some("remove one of them".into());
+            continue;
+        }
+        if link.lock_dir.contains("://") || link.lock_dir.starts_with('/') {
+            let msg = format!(
+                "`{}` is not a directory the lock can name: find-links maps a build context to a local directory, relative to the project",
+                link.lock_dir
+            );
+            r.error(link.context.span(), msg).help = Some(
+                "write the directory as uv.lock's `source = { registry = \"…\" }` of the package says it, e.g. \"wheels\" or \"../vendor/wheels\"".into(),
+            );
+            continue;
+        }
+        if let Some(other) = dirs.insert(&link.lock_dir, name) {
+            let msg = format!(
+                "build contexts `{other}` and `{name}` both serve the directory `{}`",
+                link.lock_dir
+            );
+            r.error(link.context.span(), msg).help =
+                Some("a directory comes from one context: keep one of them".into());
+        }
+    }
+}
+
+/// A named build context's name as pycache takes it: a word no shell, mount path or buildx
+/// flag interprets.
+pub(super) fn is_context_name(s: &str) -> bool {
+    s.len() <= 64
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Secret ids uv and the shell can use, index URLs without credentials, one secret per index,

@@ -87,6 +87,9 @@ pub struct Artifacts {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct Artifact {
     pub url: Option<String>,
+    /// A file of a local find-links directory or flat index (`{ path = "x-1.0-py3-none-any.whl" }`),
+    /// relative to that directory: uv records no URL for it (and, as of uv 0.9, no hash).
+    pub path: Option<String>,
     pub hash: Option<String>,
     pub size: Option<u64>,
 }
@@ -214,6 +217,16 @@ impl UvLock {
     }
 }
 
+/// A file name alone: not empty, not `.` or `..`, no `/`, `\\` or control characters.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
 /// The lock format version pycache reads.
 pub const LOCK_VERSION: u32 = 1;
 
@@ -297,6 +310,27 @@ impl UvLock {
                 )
                 .help("regenerate the lock with `uv lock`");
                 out.push(at(d, i, "source"));
+                continue;
+            }
+            // Files of a local directory become paths of mounts in the build: plain names only.
+            let bad_path = p
+                .artifacts
+                .wheels
+                .iter()
+                .chain(&p.artifacts.sdist)
+                .filter_map(|a| a.path.as_deref())
+                .find(|f| !is_plain_file_name(f));
+            if let Some(f) = bad_path {
+                let d = Diagnostic::new(
+                    file,
+                    format!(
+                        "package `{}` names the file `{}` of a local directory, which is not a plain file name",
+                        p.name,
+                        crate::diag::escape_controls(f)
+                    ),
+                )
+                .help("a find-links directory's files are named by their file name alone (no `/`, `..` or control characters); regenerate the lock with `uv lock`");
+                out.push(at(d, i, "wheels"));
                 continue;
             }
             let key = (p.name.clone(), p.version.clone(), format!("{:?}", p.source));

@@ -279,6 +279,7 @@ impl<'a> Cursor<'a> {
         self.table(|key, c| {
             match key {
                 "url" => artifact.url = Some(c.string()?),
+                "path" => artifact.path = Some(c.string()?),
                 "hash" => artifact.hash = Some(c.string()?),
                 "size" => artifact.size = Some(c.integer()?.try_into().ok()?),
                 _ => c.skip_value()?,
@@ -395,6 +396,7 @@ fn plain_prefix(s: &[u8]) -> usize {
 #[derive(Default)]
 struct ArtifactText<'a> {
     url: Option<&'a str>,
+    path: Option<&'a str>,
     hash: Option<&'a str>,
     size: Option<u64>,
 }
@@ -403,6 +405,7 @@ impl ArtifactText<'_> {
     fn to_artifact(&self) -> Artifact {
         Artifact {
             url: self.url.map(str::to_owned),
+            path: self.path.map(str::to_owned),
             hash: self.hash.map(str::to_owned),
             size: self.size,
         }

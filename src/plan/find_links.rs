@@ -1,0 +1,178 @@
+//! Local directories of distributions (uv's `find-links = ["./wheels"]`, a `format = "flat"`
+//! index with a path): the lock names them relative to the project, but the build sees only
+//! what it is given. The recipe's `find-links` maps each to a named build context
+//! (`--build-context wheels=./wheels`); a dependency layer mounts only its own packages'
+//! files of it, read-only, so a layer is keyed on its own wheels and on nothing else of the
+//! directory.
+
+use std::collections::BTreeSet;
+
+use super::{Bind, BindSource, Environment, FIND_LINKS_DIR, shell};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::lock::{LockedPackage, PackageSource};
+use crate::recipe::Recipe;
+
+/// The named context serving the lock's directory `dir`, if the recipe maps one.
+pub(super) fn context_for<'r>(recipe: &'r Recipe, dir: &str) -> Option<&'r str> {
+    recipe
+        .python
+        .find_links
+        .iter()
+        .find(|l| l.lock_dir == dir)
+        .map(|l| l.context.get_ref().as_str())
+}
+
+/// What a dependency layer needs of local directories: a bind per file of its packages', and
+/// a `--find-links` per context.
+#[derive(Debug, Default)]
+pub(super) struct LayerLinks {
+    pub binds: Vec<Bind>,
+    /// `--find-links=<FIND_LINKS_DIR>/<context>`, sorted.
+    pub args: Vec<String>,
+}
+
+pub(super) fn layer_links(recipe: &Recipe, packages: &[&LockedPackage]) -> LayerLinks {
+    let mut contexts = BTreeSet::new();
+    let mut binds = Vec::new();
+    for p in packages {
+        let PackageSource::Directory { path, files } = &p.source else {
+            continue;
+        };
+        // Unmapped directories fail the plan in `check`.
+        let Some(context) = context_for(recipe, path) else {
+            continue;
+        };
+        contexts.insert(context);
+        binds.extend(files.iter().map(|file| Bind {
+            source: BindSource::NamedContext {
+                context: context.to_owned(),
+                path: file.clone(),
+            },
+            target: format!("{FIND_LINKS_DIR}/{context}/{file}"),
+        }));
+    }
+    binds.sort_by(|a, b| a.target.cmp(&b.target));
+    binds.dedup();
+    LayerLinks {
+        binds,
+        args: contexts
+            .into_iter()
+            .map(|c| format!("--find-links={FIND_LINKS_DIR}/{c}"))
+            .collect(),
+    }
+}
+
+/// Every local directory the lock installs from is served by a context of the recipe's.
+pub(super) fn check(recipe: &Recipe, env: &Environment) -> Result<(), Diagnostics> {
+    let Some((lock_file, locked)) = &env.locked else {
+        return Ok(());
+    };
+    let mut problems = Diagnostics::default();
+    let mut seen = BTreeSet::new();
+    for p in &locked.packages {
+        let PackageSource::Directory { path, files } = &p.source else {
+            continue;
+        };
+        if context_for(recipe, path).is_some() || !seen.insert(path.as_str()) {
+            continue;
+        }
+        let name = suggested_name(path);
+        let line = if name == *path {
+            format!("find-links = [\"{name}\"]")
+        } else {
+            format!("find-links = {{ {name} = \"{path}\" }}")
+        };
+        let what = files.first().map_or(String::new(), |f| format!(" ({f})"));
+        problems.push(
+            Diagnostic::new(
+                lock_file,
+                format!(
+                    "package `{} {}` comes from the local directory `{path}`{what}, which the build cannot see",
+                    p.name, p.version
+                ),
+            )
+            .help(format!(
+                "give the directory to the build as a named context: add {line} to [python] in {} and pass --build-context {name}={} to docker buildx build",
+                recipe.file,
+                shell::quote(&if path.starts_with("..") {
+                    path.clone()
+                } else {
+                    format!("./{path}")
+                })
+            )),
+        );
+    }
+    problems.finish(())
+}
+
+/// A context name for a lock directory: its last component, made a usable name.
+fn suggested_name(dir: &str) -> String {
+    let last = dir
+        .rsplit('/')
+        .find(|c| !c.is_empty() && *c != "." && *c != "..");
+    let name: String = last
+        .unwrap_or("wheels")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        name
+    } else {
+        "wheels".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, StepId};
+
+    #[test]
+    fn a_layer_of_local_wheels_mounts_its_own_files_and_needs_no_index() {
+        let plan = crate::testing::case_plan("uv-find-links", "");
+        assert_eq!(plan.named_contexts(), ["wheels"]);
+        let run = |id| match &plan.step(id).unwrap().action {
+            Action::Run(run) => run.clone(),
+            other => panic!("{other:?}"),
+        };
+        let local = run(StepId::Dependencies(0));
+        assert!(local.script.contains(
+            "--no-deps --no-index --find-links=/pycache/find-links/wheels --refresh-package=localgreet --requirement="
+        ));
+        assert!(local.offline);
+        let files: Vec<&Bind> = local
+            .binds
+            .iter()
+            .filter(|b| matches!(b.source, BindSource::NamedContext { .. }))
+            .collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            files[0].target,
+            "/pycache/find-links/wheels/localgreet-1.0.0-py3-none-any.whl"
+        );
+        // six comes from PyPI, hashed, with no local directory mounted.
+        let six = run(StepId::Dependencies(1));
+        assert!(six.script.contains("--require-hashes"));
+        assert!(!six.script.contains("find-links"));
+        assert!(
+            six.binds
+                .iter()
+                .all(|b| !matches!(b.source, BindSource::NamedContext { .. }))
+        );
+        assert!(!six.offline);
+    }
+
+    #[test]
+    fn suggested_names_are_usable_context_names() {
+        assert_eq!(suggested_name("wheels"), "wheels");
+        assert_eq!(suggested_name("../vendor/wheels/"), "wheels");
+        assert_eq!(suggested_name(".."), "wheels");
+        assert_eq!(suggested_name("my wheels"), "my-wheels");
+    }
+}

@@ -1,0 +1,3 @@
+import localgreet, six
+def main():
+    print(localgreet.hello(), "six", six.__version__)
