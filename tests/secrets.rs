@@ -43,18 +43,6 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"))
 }
 
-fn run_ok(cmd: &mut Command, what: &str) -> Vec<u8> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// A pypiserver serving six and idna wheels, every request behind a login; stopped on drop.
 struct Index {
     server: Child,
@@ -187,15 +175,6 @@ fn index_secret(url: &str) -> String {
     )
 }
 
-/// A scratch copy of a test project, removed on drop, failed test or not.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `testdata/uv-minimal` in a scratch directory, its lock taking six from `url`.
 fn uv_project(n: u128, url: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("pycache-secrets-uv-{n}"));
@@ -259,60 +238,6 @@ fn full_log(b: &Build) -> String {
     out
 }
 
-/// Every file of a tar archive of images (`docker save`, an OCI export), blobs decompressed,
-/// by name.
-fn archive_files(tar: &Path) -> Vec<(String, Vec<u8>)> {
-    let dir = tar.with_extension("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    run_ok(
-        Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(&dir),
-        "tar -x",
-    );
-    let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            let bytes = match bytes.get(..4) {
-                Some([0x1f, 0x8b, ..]) => run_ok(
-                    Command::new("gzip").arg("-dc").arg(&path),
-                    "gzip -dc of a blob",
-                ),
-                Some([0x28, 0xb5, 0x2f, 0xfd]) => run_ok(
-                    Command::new("zstd").arg("-dc").arg(&path),
-                    "zstd -dc of a blob",
-                ),
-                _ => bytes,
-            };
-            let name = path.strip_prefix(&dir).unwrap().display().to_string();
-            files.push((name, bytes));
-        }
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    files
-}
-
-fn find(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// Asserts that no file of `files` holds `password`.
-fn nowhere(files: &[(String, Vec<u8>)], password: &str, what: &str) {
-    let leaks: Vec<&str> = files
-        .iter()
-        .filter(|(_, b)| find(b, password))
-        .map(|(n, _)| n.as_str())
-        .collect();
-    assert!(leaks.is_empty(), "the password is in {what}: {leaks:?}");
-}
-
 /// Builds `dir` with the index's password as `--secret`, then checks the image runs, the
 /// password is nowhere, and a new password re-runs nothing. Returns the first build.
 fn build_and_search(engine: &Engine, index: &Index, dir: &Path, tag: &str, expect: &str) {
@@ -342,11 +267,11 @@ fn build_and_search(engine: &Engine, index: &Index, dir: &Path, tag: &str, expec
     );
     let files = archive_files(&saved);
     assert!(
-        files.iter().any(|(_, b)| find(b, SIX_MARKER)),
+        files.iter().any(|(_, b)| holds(b, SIX_MARKER)),
         "six.py is in no file of the saved image: the search would see nothing"
     );
     assert!(
-        files.iter().any(|(_, b)| find(b, "\"history\"")),
+        files.iter().any(|(_, b)| holds(b, "\"history\"")),
         "no image config in the saved image"
     );
     nowhere(&files, &index.password, "the saved image");
@@ -371,7 +296,7 @@ fn build_and_search(engine: &Engine, index: &Index, dir: &Path, tag: &str, expec
     let files = archive_files(&oci);
     let provenance: Vec<&(String, Vec<u8>)> = files
         .iter()
-        .filter(|(_, b)| find(b, "https://slsa.dev/provenance"))
+        .filter(|(_, b)| holds(b, "https://slsa.dev/provenance"))
         .collect();
     assert!(
         !provenance.is_empty(),
@@ -381,7 +306,7 @@ fn build_and_search(engine: &Engine, index: &Index, dir: &Path, tag: &str, expec
     assert!(
         provenance
             .iter()
-            .any(|(_, b)| find(b, &index.url) && find(b, "llbDefinition")),
+            .any(|(_, b)| holds(b, &index.url) && holds(b, "llbDefinition")),
         "the provenance holds neither the index URL nor the LLB: not mode=max"
     );
     nowhere(&files, &index.password, "the OCI export with provenance");
@@ -394,7 +319,7 @@ fn build_and_search(engine: &Engine, index: &Index, dir: &Path, tag: &str, expec
         "pycache llb",
     );
     assert!(
-        find(&llb, &format!("/run/secrets/{SECRET_ID}")),
+        holds(&llb, &format!("/run/secrets/{SECRET_ID}")),
         "no secret mount in the LLB"
     );
     nowhere(&[("llb".into(), llb)], &index.password, "the LLB");

@@ -36,18 +36,6 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sshd.sh")
 }
 
-fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// An sshd serving `sshpkg.git` and an agent holding the one key it accepts; both stopped and
 /// everything removed on drop.
 struct Server {
@@ -86,17 +74,17 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 
 impl Server {
     fn start(n: u128) -> Server {
-        run_ok(Command::new(script()).arg("install"), "sshd.sh install");
+        run_text(Command::new(script()).arg("install"), "sshd.sh install");
         let work = std::env::temp_dir().join(format!("pycache-ssh-{n}"));
         std::fs::create_dir_all(work.join("client")).unwrap();
-        let commit = run_ok(
+        let commit = run_text(
             Command::new(script()).arg("repo").arg(work.join("repos")),
             "sshd.sh repo",
         )
         .trim()
         .to_owned();
         let key = work.join("client/id_ed25519");
-        run_ok(
+        run_text(
             Command::new("ssh-keygen")
                 .args([
                     "-q",
@@ -155,7 +143,7 @@ impl Server {
         let fields: Vec<&str> = public.split_whitespace().take(2).collect();
         server.host_key = format!("[{HOST}]:{port} {}", fields.join(" "));
         wait_for("ssh-agent", || server.agent_socket.exists());
-        run_ok(
+        run_text(
             Command::new("ssh-add")
                 .arg("-q")
                 .arg(&key)
@@ -171,22 +159,13 @@ impl Server {
 
     /// The host key's fingerprint, as ssh-keygen prints it.
     fn fingerprint(&self) -> String {
-        let out = run_ok(
+        let out = run_text(
             Command::new("ssh-keygen")
                 .arg("-lf")
                 .arg(self.work.join("srv/host_ed25519.pub")),
             "ssh-keygen -lf",
         );
         out.split_whitespace().nth(1).unwrap().to_owned()
-    }
-}
-
-/// A scratch copy of a test project, removed on drop, failed test or not.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -232,62 +211,14 @@ fn project(n: u128, server: &Server, known: bool) -> Scratch {
     Scratch(dir)
 }
 
-/// Every file of a `docker save` archive, blobs decompressed, by name.
+/// Every file of `tag` as `docker save` writes it, blobs decompressed, by name.
 fn saved_files(engine: &Engine, tag: &str, work: &Path) -> Vec<(String, Vec<u8>)> {
     let tar = work.join("image.tar");
-    run_ok(
+    run_text(
         engine.docker().args(["save", "-o"]).arg(&tar).arg(tag),
         "docker save",
     );
-    let dir = work.join("image");
-    std::fs::create_dir_all(&dir).unwrap();
-    run_ok(
-        Command::new("tar").arg("-xf").arg(&tar).arg("-C").arg(&dir),
-        "tar -x",
-    );
-    let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            let bytes = match bytes.get(..4) {
-                Some([0x1f, 0x8b, ..]) => {
-                    let out = Command::new("gzip").arg("-dc").arg(&path).output().unwrap();
-                    out.stdout
-                }
-                Some([0x28, 0xb5, 0x2f, 0xfd]) => {
-                    let out = Command::new("zstd").arg("-dc").arg(&path).output().unwrap();
-                    out.stdout
-                }
-                _ => bytes,
-            };
-            files.push((
-                path.strip_prefix(&dir).unwrap().display().to_string(),
-                bytes,
-            ));
-        }
-    }
-    files
-}
-
-fn find(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-fn nowhere(files: &[(String, Vec<u8>)], needle: &str, what: &str) {
-    let leaks: Vec<&str> = files
-        .iter()
-        .filter(|(_, b)| find(b, needle))
-        .map(|(n, _)| n.as_str())
-        .collect();
-    assert!(leaks.is_empty(), "{needle:?} is in {what}: {leaks:?}");
+    archive_files(&tar)
 }
 
 #[test]
@@ -337,7 +268,7 @@ fn a_git_dependency_over_ssh_installs_with_the_agent_and_leaves_no_trace() {
     let socket = server.agent_socket.display().to_string();
     let files = saved_files(&engine, tag, &server.work);
     assert!(
-        files.iter().any(|(_, b)| find(b, HELLO)),
+        files.iter().any(|(_, b)| holds(b, HELLO)),
         "sshpkg is in no file of the saved image: the search would see nothing"
     );
     nowhere(&files, &key_line, "the saved image");
@@ -350,7 +281,7 @@ fn a_git_dependency_over_ssh_installs_with_the_agent_and_leaves_no_trace() {
     for word in ["SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "ssh_agent"] {
         assert!(!config.contains(word), "{word} is in the image config");
     }
-    let llb = run_ok(
+    let llb = run_text(
         Command::new(env!("CARGO_BIN_EXE_pycache"))
             .args(["llb", "--json"])
             .arg(&dir.0),

@@ -240,13 +240,15 @@ impl<'a> Reader<'a> {
                             out.push((name, Some(Spanned::new(item.span(), s))));
                         }
                         other => {
-                            let msg = format!(
-                                "`{}` in [{}.{key}] must be a string, found {}",
+                            let help = format!("write {want}");
+                            self.entry_not_a_string(
+                                sec,
+                                key,
                                 k.get_ref(),
-                                sec.name,
-                                kind(other)
+                                item.span(),
+                                other,
+                                help,
                             );
-                            self.error(item.span(), msg).help = Some(format!("write {want}"));
                         }
                     }
                 }
@@ -257,6 +259,24 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    /// The error for a table entry `entry` of `[sec.key]` that is not a string.
+    fn entry_not_a_string(
+        &mut self,
+        sec: &Section,
+        key: &str,
+        entry: &str,
+        span: std::ops::Range<usize>,
+        found: &DeValue,
+        help: String,
+    ) {
+        let msg = format!(
+            "`{entry}` in [{}.{key}] must be a string, found {}",
+            sec.name,
+            kind(found)
+        );
+        self.error(span, msg).help = Some(help);
     }
 
     /// A table of string values (`env`, `labels`, `args`), in key order.
@@ -294,14 +314,8 @@ impl<'a> Reader<'a> {
                     );
                 }
                 other => {
-                    let msg = format!(
-                        "`{}` in [{}.{key}] must be a string, found {}",
-                        k.get_ref(),
-                        sec.name,
-                        kind(other)
-                    );
-                    self.error(item.span(), msg).help =
-                        Some(format!("write `{} = \"value\"`", k.get_ref()));
+                    let help = format!("write `{} = \"value\"`", k.get_ref());
+                    self.entry_not_a_string(sec, key, k.get_ref(), item.span(), other, help);
                 }
             }
         }

@@ -436,3 +436,86 @@ pub fn remove_image(engine: &Engine, tag: &str) {
         .args(["image", "rm", "--force", tag])
         .output();
 }
+
+/// Runs `cmd`, failing the test (naming `what`) unless it succeeds; its stdout.
+pub fn run_ok(cmd: &mut std::process::Command, what: &str) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A scratch copy of a test project, removed on drop, failed test or not.
+pub struct Scratch(pub PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Every file of a tar archive of images (`docker save`, an OCI export), blobs decompressed,
+/// by name: what a search for a leaked secret must look through.
+pub fn archive_files(tar: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::process::Command;
+    let dir = tar.with_extension("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    run_ok(
+        Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(&dir),
+        "tar -x",
+    );
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let bytes = match bytes.get(..4) {
+                Some([0x1f, 0x8b, ..]) => run_ok(
+                    Command::new("gzip").arg("-dc").arg(&path),
+                    "gzip -dc of a blob",
+                ),
+                Some([0x28, 0xb5, 0x2f, 0xfd]) => run_ok(
+                    Command::new("zstd").arg("-dc").arg(&path),
+                    "zstd -dc of a blob",
+                ),
+                _ => bytes,
+            };
+            let name = path.strip_prefix(&dir).unwrap().display().to_string();
+            files.push((name, bytes));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    files
+}
+
+/// Whether `haystack` holds `needle`'s bytes.
+pub fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Asserts that no file of `files` holds `needle` (`what` names the files in the message).
+pub fn nowhere(files: &[(String, Vec<u8>)], needle: &str, what: &str) {
+    let leaks: Vec<&str> = files
+        .iter()
+        .filter(|(_, b)| holds(b, needle))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(leaks.is_empty(), "{needle:?} is in {what}: {leaks:?}");
+}
+
+/// [`run_ok`], its stdout as text.
+pub fn run_text(cmd: &mut std::process::Command, what: &str) -> String {
+    String::from_utf8_lossy(&run_ok(cmd, what)).into_owned()
+}
