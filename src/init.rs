@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::detect::{self, Project, ProjectFiles, ProjectKind, python};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Facts, Plan};
+use crate::plan::{Facts, Plan, find_links};
 use crate::platform::Platform;
 use crate::{DEFAULT_RECIPE, Inputs, recipe};
 
@@ -109,10 +109,21 @@ pub fn init_dir(dir: &Path, opts: &Options, force: bool) -> Result<PathBuf, Init
 pub fn recipe_text(files: &ProjectFiles, opts: &Options) -> Result<String, Diagnostics> {
     let refused: Diagnostics = files.refusals().into_iter().collect();
     refused.finish(())?;
-    let seed_text = format!("# syntax={}\n", opts.syntax);
     let no_args = BTreeMap::new();
+    let bare = recipe::parse(
+        DEFAULT_RECIPE,
+        &format!("# syntax={}\n", opts.syntax),
+        &no_args,
+    )?;
+    let project = detect::detect(files, &bare, None)?;
+    // The lock's local wheel directories come from named contexts the recipe must name.
+    let contexts = find_links::contexts_for(&local_dirs(&project));
+    let find_links = find_links::recipe_value(&contexts);
+    let seed_text = match &find_links {
+        Some(value) => format!("# syntax={}\n[python]\nfind-links = {value}\n", opts.syntax),
+        None => format!("# syntax={}\n", opts.syntax),
+    };
     let seed = recipe::parse(DEFAULT_RECIPE, &seed_text, &no_args)?;
-    let project = detect::detect(files, &seed, None)?;
     let mut from_source: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut first_plan = None;
     for id in PLATFORMS {
@@ -126,7 +137,7 @@ pub fn recipe_text(files: &ProjectFiles, opts: &Options) -> Result<String, Diagn
     let Some(plan) = first_plan else {
         return Err(Diagnostic::new(DEFAULT_RECIPE, "no platform to plan for").into());
     };
-    let text = write(files, &project, &plan, &from_source, opts);
+    let text = write(files, &project, &plan, &from_source, &contexts, opts);
     let inputs = Inputs {
         recipe_file: DEFAULT_RECIPE,
         recipe_text: &text,
@@ -146,22 +157,49 @@ fn write(
     project: &Project,
     plan: &Plan,
     from_source: &BTreeMap<String, Vec<&str>>,
+    contexts: &[(String, String)],
     opts: &Options,
 ) -> String {
     let mut out = String::new();
+    let flags: String = contexts
+        .iter()
+        .map(|(name, dir)| format!("{} ", find_links::build_context_flag(name, dir)))
+        .collect();
     let name = project.name.as_deref().unwrap_or("app");
     let _ = writeln!(out, "# syntax={}", opts.syntax);
     let _ = writeln!(
         out,
         "# The pycache recipe of {name}, written by `pycache init`. Every key: docs/recipe.md.\n\
-         # Build: docker buildx build -f {DEFAULT_RECIPE} -t {} .\n\
+         # Build: docker buildx build -f {DEFAULT_RECIPE} {flags}-t {} .\n\
          # Check: pycache check (or docker buildx build -f {DEFAULT_RECIPE} --call check .)",
         image_name(name)
     );
     image_section(&mut out, files, project, opts);
     apt_section(&mut out, from_source);
     python_section(&mut out, project, plan);
+    if let Some(value) = find_links::recipe_value(contexts) {
+        let _ = writeln!(
+            out,
+            "# The lock takes packages from local wheel directories: the build gets each as a named\n\
+             # context ({}).\nfind-links = {value}",
+            flags.trim_end()
+        );
+    }
     out
+}
+
+/// The local wheel directories the project's lock installs from (uv's `find-links`, a flat
+/// index with a path).
+fn local_dirs(project: &Project) -> BTreeSet<String> {
+    match &project.kind {
+        ProjectKind::Uv(uv) => uv
+            .lock
+            .packages
+            .iter()
+            .filter_map(crate::lock::uv::local_dir)
+            .collect(),
+        _ => BTreeSet::new(),
+    }
 }
 
 /// A name usable as an image repository: lower case, `[a-z0-9._-]`.

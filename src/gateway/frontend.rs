@@ -327,8 +327,8 @@ fn named_contexts(
                 name,
                 format!("find-links names the build context `{name}`, which this build was not given"),
                 format!(
-                    "pass the directory of the wheels the lock takes from `{dir}` as --build-context {name}={} to docker buildx build",
-                    if dir.starts_with("..") { dir.clone() } else { format!("./{dir}") }
+                    "pass the directory of the wheels the lock takes from `{dir}` as {} to docker buildx build",
+                    crate::plan::find_links::build_context_flag(name, &dir)
                 ),
             )),
             Some(given) => match named::source(&given, opts) {

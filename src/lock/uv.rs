@@ -229,11 +229,11 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
     } else if let Some(url) = string("url") {
         PackageSource::Direct(url.to_owned())
     } else {
-        match string("registry") {
+        match (local_dir(pkg), string("registry")) {
             // `find-links = ["./wheels"]` or a flat index with a path: uv writes the directory
             // as a path relative to the project, and each file by its name in it.
-            Some(dir) if !dir.contains("://") => PackageSource::Directory {
-                path: normalize_dir(dir),
+            (Some(path), _) => PackageSource::Directory {
+                path,
                 files: artifacts
                     .wheels
                     .iter()
@@ -242,7 +242,7 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
                     .filter_map(|a| a.path.clone())
                     .collect(),
             },
-            registry => PackageSource::Registry(registry.unwrap_or(super::PYPI).into()),
+            (None, registry) => PackageSource::Registry(registry.unwrap_or(super::PYPI).into()),
         }
     };
     LockedPackage {
@@ -259,6 +259,13 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
         marker,
         sdist_only: artifacts.sdist.is_some() && !artifacts.wheels.iter().any(|w| fits(&w)),
     }
+}
+
+/// The local directory (normalised) a locked package comes from: a `registry` source that is
+/// a path (`find-links = ["./wheels"]`, a flat index with a path), not a URL.
+pub fn local_dir(pkg: &UvPackage) -> Option<String> {
+    let dir = pkg.source.get("registry")?.as_str()?;
+    (!dir.contains("://")).then(|| normalize_dir(dir))
 }
 
 /// A local directory as a lock writes it, without `./` in front or `/` at the end:

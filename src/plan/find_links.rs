@@ -92,17 +92,66 @@ pub(super) fn check(recipe: &Recipe, env: &Environment) -> Result<(), Diagnostic
                 ),
             )
             .help(format!(
-                "give the directory to the build as a named context: add {line} to [python] in {} and pass --build-context {name}={} to docker buildx build",
+                "give the directory to the build as a named context: add {line} to [python] in {} and pass {} to docker buildx build",
                 recipe.file,
-                shell::quote(&if path.starts_with("..") {
-                    path.clone()
-                } else {
-                    format!("./{path}")
-                })
+                build_context_flag(&name, path)
             )),
         );
     }
     problems.finish(())
+}
+
+/// A context for each of the lock's local directories `dirs`: `(name, directory)`, the name
+/// made from the directory, unique and never a reserved one.
+pub fn contexts_for(dirs: &BTreeSet<String>) -> Vec<(String, String)> {
+    let mut taken: BTreeSet<String> = crate::recipe::RESERVED_CONTEXTS
+        .iter()
+        .map(|r| (*r).to_owned())
+        .collect();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let base = suggested_name(dir);
+        let name = (1..)
+            .map(|i| {
+                if i == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{i}")
+                }
+            })
+            .find(|n| !taken.contains(n))
+            .unwrap_or(base);
+        taken.insert(name.clone());
+        out.push((name, dir.clone()));
+    }
+    out
+}
+
+/// The recipe's `find-links` value for `contexts` (from [`contexts_for`]): `["wheels"]`, or
+/// `{ wheels = "../vendor/wheels" }` where a name is not its directory. `None` for none.
+pub fn recipe_value(contexts: &[(String, String)]) -> Option<String> {
+    if contexts.is_empty() {
+        None
+    } else if contexts.iter().all(|(name, dir)| name == dir) {
+        let names: Vec<String> = contexts.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+        Some(format!("[{}]", names.join(", ")))
+    } else {
+        let pairs: Vec<String> = contexts
+            .iter()
+            .map(|(n, d)| format!("{n} = \"{}\"", d.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect();
+        Some(format!("{{ {} }}", pairs.join(", ")))
+    }
+}
+
+/// The `--build-context` flag serving the lock's directory `dir` from context `name`.
+pub fn build_context_flag(name: &str, dir: &str) -> String {
+    let path = if dir.starts_with("..") || dir.starts_with('/') {
+        dir.to_owned()
+    } else {
+        format!("./{dir}")
+    };
+    format!("--build-context {name}={}", shell::quote(&path))
 }
 
 /// A context name for a lock directory: its last component, made a usable name.
@@ -166,6 +215,25 @@ mod tests {
                 .all(|b| !matches!(b.source, BindSource::NamedContext { .. }))
         );
         assert!(!six.offline);
+    }
+
+    #[test]
+    fn recipe_values_name_every_directory_once() {
+        let dirs = |d: &[&str]| d.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let value = |d: &[&str]| recipe_value(&contexts_for(&dirs(d)));
+        assert_eq!(value(&[]), None);
+        assert_eq!(
+            value(&["wheels", "dist"]).as_deref(),
+            Some("[\"dist\", \"wheels\"]")
+        );
+        assert_eq!(
+            build_context_flag("wheels", "wheels"),
+            "--build-context wheels=./wheels"
+        );
+        assert_eq!(
+            value(&["a/wheels", "b/wheels", "context"]).as_deref(),
+            Some("{ wheels = \"a/wheels\", wheels-2 = \"b/wheels\", context-2 = \"context\" }")
+        );
     }
 
     #[test]

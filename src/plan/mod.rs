@@ -18,7 +18,7 @@
 mod apt;
 pub mod check;
 mod explain;
-mod find_links;
+pub(crate) mod find_links;
 pub mod layers;
 mod locked;
 mod pip;
