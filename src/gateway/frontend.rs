@@ -251,17 +251,29 @@ fn check_all_targets(
     files: &ProjectFiles,
     opts: &FrontendOptions,
 ) -> Diagnostics {
-    let inputs = crate::Inputs {
+    crate::check_all(&inputs(recipe, files, opts, ""))
+        .err()
+        .unwrap_or_default()
+}
+
+/// What the planner takes for `target` of this build: its recipe, project and build args, on
+/// the first platform asked for, with nothing known of the engine or the base image.
+fn inputs<'a>(
+    recipe: &'a RecipeFile,
+    files: &'a ProjectFiles,
+    opts: &'a FrontendOptions,
+    target: &'a str,
+) -> Inputs<'a> {
+    Inputs {
         recipe_file: &recipe.name,
         recipe_text: &recipe.text,
         recipe_dockerignore: recipe.dockerignore.as_deref(),
         files,
-        target: "",
+        target,
         build_args: &opts.build_args,
         platform: opts.target_platforms()[0].clone(),
         facts: Facts::default(),
-    };
-    crate::check_all(&inputs).err().unwrap_or_default()
+    }
 }
 
 /// The plan of the requested target on the first platform, with nothing known of the engine.
@@ -270,17 +282,7 @@ fn plan_of(
     files: &ProjectFiles,
     opts: &FrontendOptions,
 ) -> Result<Plan, Diagnostics> {
-    let inputs = crate::Inputs {
-        recipe_file: &recipe.name,
-        recipe_text: &recipe.text,
-        recipe_dockerignore: recipe.dockerignore.as_deref(),
-        files,
-        target: &opts.target,
-        build_args: &opts.build_args,
-        platform: opts.target_platforms()[0].clone(),
-        facts: Facts::default(),
-    };
-    crate::plan_build(&inputs)
+    crate::plan_build(&inputs(recipe, files, opts, &opts.target))
 }
 
 /// The named contexts a plan uses, as the lowering takes them.
@@ -513,30 +515,29 @@ async fn build<T: BridgeTransport>(
 
     // Plan every platform before touching the daemon again: problems are reported first.
     let inputs = Inputs {
-        recipe_file: &recipe.name,
-        recipe_text: &recipe.text,
-        recipe_dockerignore: recipe.dockerignore.as_deref(),
-        files: &files,
-        target: &opts.target,
-        build_args: &opts.build_args,
         platform: opts.default_platform.clone(),
         facts: unknown.clone(),
+        ..inputs(&recipe, &files, opts, &opts.target)
     };
     let prepared = prepare(&inputs).map_err(|d| invalid(d, &recipe, &files))?;
     warn_unused_args(client, &recipe, &prepared.recipe, &opts.build_args).await;
+    // With the named contexts each plan needs: a missing one is a problem reported first too.
     let mut plans = Vec::new();
     for platform in opts.target_platforms() {
-        let plan = prepared.plan(&opts.target, &platform, &unknown);
-        plans.push(plan.map_err(|d| invalid(d, &recipe, &files))?);
+        let plan = prepared
+            .plan(&opts.target, &platform, &unknown)
+            .map_err(|d| invalid(d, &recipe, &files))?;
+        let contexts = named_contexts(opts, &plan, &prepared.recipe)
+            .map_err(|d| invalid(d, &recipe, &files))?;
+        plans.push((plan, contexts));
     }
     if join == Join::Copy {
         warn_copy_join(client, &recipe).await;
     }
 
     let mut built = Vec::new();
-    for plan in &plans {
-        let contexts = named_contexts(opts, plan, &prepared.recipe)
-            .map_err(|d| invalid(d, &recipe, &files))?;
+    for (plan, contexts) in plans {
+        let plan = &plan;
         let base = match contexts.images.get(&plan.base_image) {
             None => resolve_base(client, opts, plan, &plan.base_image, None).await?,
             Some(NamedSource::Image { reference }) => {
