@@ -53,7 +53,7 @@ fn ejected_dockerfile_builds_with_the_stock_frontend_into_the_same_image() {
         !text.starts_with("# syntax="),
         "no syntax line unless asked: the engine's built-in frontend builds it"
     );
-    assert!(text.contains("COPY --link --from=deps-13 "), "{text}");
+    assert!(text.contains("COPY --link --from=deps-6 "), "{text}");
     let scratch = std::env::temp_dir().join(format!("pycache-eject-{}", nonce()));
     std::fs::create_dir_all(&scratch).unwrap();
     let dockerfile = scratch.join("Dockerfile");

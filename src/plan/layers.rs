@@ -1,14 +1,22 @@
 //! Splitting the locked packages into dependency layers: bounded, and stable as the lock
 //! changes, so that adding or bumping one package changes one layer and no other.
 //!
-//! - Up to the budget, every package (all locked versions of one name) is a layer of its own.
-//! - Past it, the largest wheels (at least [`LARGE`]) keep layers of their own, up to a quarter
-//!   of the budget, and the rest go into the other three quarters as buckets chosen by a hash of
-//!   the name: a package always lands in the same bucket, whatever else the lock holds.
+//! Every layer costs a cold build one container, one installer start, one byte-compilation and
+//! one blob to export and unpack, so `auto` trades granularity for that cost:
+//! - The largest wheels (at least [`LARGE`], up to [`AUTO_LARGE`] of them) keep layers of their
+//!   own: they are most of the bytes a bump would ship again.
+//! - Up to [`AUTO_ALONE`] other packages, each is a layer of its own too.
+//! - Past that, they go into [`AUTO_BUCKETS`] buckets (twice as many past three packages a
+//!   bucket) chosen by a hash of the name: a package always lands in the same bucket, whatever
+//!   else the lock holds, and doubling the buckets splits each in two.
 //!
-//! Going over the budget regroups everything once; within either regime one change touches one
-//! layer (two when a package crosses [`LARGE`]). Layers are ordered large first, then by name,
-//! then buckets: a fixed order keeps the layers below a change identical.
+//! A number (`layers = N`) is a budget instead: up to `N` packages each get a layer; past it the
+//! largest wheels keep theirs (up to a quarter of `N`) and the rest share the other three
+//! quarters as buckets.
+//!
+//! Crossing one of those counts regroups everything once; within each regime one change touches
+//! one layer (two when a package crosses [`LARGE`]). Layers are ordered large first, then by
+//! name, then buckets: a fixed order keeps the layers below a change identical.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +30,22 @@ use crate::lock::{LockedEnv, LockedPackage};
 /// Where a dependency layer's requirements file is mounted in its step.
 pub const REQUIREMENTS: &str = "/pycache/requirements.txt";
 
-/// The most dependency layers `layers = "auto"` makes.
-pub const AUTO_BUDGET: u32 = 40;
+/// How many layers the locked packages may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// As many as pay off (see the module's documentation).
+    Auto,
+    /// At most this many (1: every package in one layer).
+    Max(u32),
+}
+
+/// The most large wheels `auto` gives a layer of their own.
+pub const AUTO_LARGE: usize = 16;
+/// Up to this many other packages, `auto` gives each a layer of its own.
+pub const AUTO_ALONE: usize = 8;
+/// The buckets `auto` shares the other packages out to past [`AUTO_ALONE`]; twice as many past
+/// three packages a bucket. At most `AUTO_LARGE + 2 * AUTO_BUCKETS` layers in all.
+pub const AUTO_BUCKETS: u32 = 8;
 
 /// Wheels at least this big (compressed, as the lock records them) are installed first and,
 /// past the budget, keep a layer of their own.
@@ -124,13 +146,12 @@ pub(super) fn layer(
     }
 }
 
-/// The layers of `env`'s packages, at most `budget` (at least 1) of them.
-pub fn group(env: &LockedEnv, budget: u32) -> Vec<Group<'_>> {
+/// The layers of `env`'s packages, within `budget`.
+pub fn group(env: &LockedEnv, budget: Budget) -> Vec<Group<'_>> {
     if env.packages.is_empty() {
         return Vec::new();
     }
-    let budget = budget.max(1) as usize;
-    if budget == 1 {
+    if budget == Budget::Max(0) || budget == Budget::Max(1) {
         return vec![Group {
             key: GroupKey::All,
             packages: env.packages.iter().collect(),
@@ -140,39 +161,41 @@ pub fn group(env: &LockedEnv, budget: u32) -> Vec<Group<'_>> {
     for p in &env.packages {
         by_name.entry(&p.name).or_default().push(p);
     }
-    let size = |pkgs: &[&LockedPackage]| pkgs.iter().map(|p| p.size).max().unwrap_or(0);
-    fn own<'e>(name: &str, packages: Vec<&'e LockedPackage>) -> Group<'e> {
-        Group {
-            key: GroupKey::Package(name.to_owned()),
-            packages,
+    let (slots, alone, buckets) = match budget {
+        Budget::Auto => {
+            let large = largest(&by_name, AUTO_LARGE);
+            let rest = by_name.len() - large.len();
+            let buckets = if rest <= 3 * AUTO_BUCKETS as usize {
+                AUTO_BUCKETS
+            } else {
+                2 * AUTO_BUCKETS
+            };
+            (AUTO_LARGE, rest <= AUTO_ALONE, buckets)
         }
-    }
-    let mut large: Vec<Group> = Vec::new();
-    let mut rest: Vec<Group> = Vec::new();
-    if by_name.len() <= budget {
-        for (name, pkgs) in by_name {
-            let big = size(&pkgs) >= LARGE;
-            let g = own(name, pkgs);
-            if big { large.push(g) } else { rest.push(g) }
+        Budget::Max(n) => {
+            let n = n as usize;
+            // A quarter of the budget for large wheels, the rest for buckets: a package or two
+            // more than the budget then still shares a layer with about one other.
+            (n / 4, by_name.len() <= n, (n - n / 4) as u32)
         }
-        large.extend(rest);
-        return large;
-    }
-    // A quarter of the budget for large wheels, the rest for buckets: a package or two more
-    // than the budget then still shares a layer with about one other.
-    let slots = budget / 4;
-    let buckets = (budget - slots) as u32;
-    let mut by_size: Vec<(&str, u64)> = by_name
-        .iter()
-        .map(|(n, p)| (*n, size(p)))
-        .filter(|(_, s)| *s >= LARGE)
-        .collect();
-    by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    by_size.truncate(slots);
+    };
+    let large = if alone {
+        largest(&by_name, usize::MAX)
+    } else {
+        largest(&by_name, slots)
+    };
+    let own = |name: &str, packages| Group {
+        key: GroupKey::Package(name.to_owned()),
+        packages,
+    };
+    let mut layers: Vec<Group> = Vec::new();
+    let mut small: Vec<Group> = Vec::new();
     let mut bucketed: BTreeMap<u32, Vec<&LockedPackage>> = BTreeMap::new();
     for (name, pkgs) in by_name {
-        if by_size.iter().any(|(n, _)| *n == name) {
-            large.push(own(name, pkgs));
+        if large.contains(&name) {
+            layers.push(own(name, pkgs));
+        } else if alone {
+            small.push(own(name, pkgs));
         } else {
             bucketed
                 .entry(bucket(name, buckets))
@@ -180,11 +203,25 @@ pub fn group(env: &LockedEnv, budget: u32) -> Vec<Group<'_>> {
                 .extend(pkgs);
         }
     }
-    large.extend(bucketed.into_iter().map(|(b, packages)| Group {
+    // Large first, then the others, each by name.
+    layers.extend(small);
+    layers.extend(bucketed.into_iter().map(|(b, packages)| Group {
         key: GroupKey::Bucket(b),
         packages,
     }));
-    large
+    layers
+}
+
+/// The names of the (at most `most`) packages with wheels of at least [`LARGE`], largest first.
+fn largest<'n>(by_name: &BTreeMap<&'n str, Vec<&LockedPackage>>, most: usize) -> Vec<&'n str> {
+    let mut sized: Vec<(&str, u64)> = by_name
+        .iter()
+        .map(|(n, pkgs)| (*n, pkgs.iter().map(|p| p.size).max().unwrap_or(0)))
+        .filter(|(_, s)| *s >= LARGE)
+        .collect();
+    sized.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    sized.truncate(most);
+    sized.into_iter().map(|(n, _)| n).collect()
 }
 
 /// The bucket of a package name: a hash that never changes between pycache versions or builds.
@@ -238,11 +275,97 @@ mod tests {
             ("idna", 70),
             ("pandas", 12 << 20),
         ]);
-        let g = group(&e, 10);
+        let g = group(&e, Budget::Max(10));
         let names: Vec<&str> = g.iter().map(|g| g.packages[0].name.as_str()).collect();
         assert_eq!(names, ["numpy", "pandas", "idna", "six"]);
-        assert_eq!(group(&e, 1).len(), 1);
-        assert_eq!(group(&LockedEnv::default(), 10), []);
+        assert_eq!(group(&e, Budget::Max(1)).len(), 1);
+        assert_eq!(group(&LockedEnv::default(), Budget::Auto), []);
+    }
+
+    /// The names of `n` packages, one in `every` of them a large wheel.
+    fn sized(n: usize, every: usize) -> Vec<(String, u64)> {
+        (0..n)
+            .map(|i| {
+                let size = if i % every == 0 { 5 << 20 } else { 1000 };
+                (format!("pkg{i:03}"), size)
+            })
+            .collect()
+    }
+
+    fn env_of(sized: &[(String, u64)]) -> LockedEnv {
+        let named: Vec<(&str, u64)> = sized.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        env(&named)
+    }
+
+    /// How many layers of `before` and `after` differ (added, removed or changed).
+    fn changed(before: &LockedEnv, after: &LockedEnv, budget: Budget) -> usize {
+        let (a, b) = (keys(&group(before, budget)), keys(&group(after, budget)));
+        b.iter().filter(|k| !a.contains(k)).count() + a.iter().filter(|k| !b.contains(k)).count()
+    }
+
+    #[test]
+    fn auto_gives_few_small_packages_a_layer_each_and_buckets_many() {
+        // A data project: two large wheels and four small packages, each alone.
+        let few = env(&[
+            ("numpy", 16 << 20),
+            ("pandas", 12 << 20),
+            ("pyyaml", 700_000),
+            ("six", 10),
+            ("tzdata", 340_000),
+            ("python-dateutil", 200_000),
+        ]);
+        let g = group(&few, Budget::Auto);
+        assert_eq!(g.len(), 6);
+        assert!(g.iter().all(|g| g.packages.len() == 1));
+        assert_eq!(g[0].packages[0].name, "numpy");
+        // A web project: 21 packages, 2 large; the other 19 in at most 8 buckets.
+        let web = env_of(&sized(21, 11));
+        let g = group(&web, Budget::Auto);
+        assert!(g.len() <= 2 + 8, "{}", g.len());
+        assert_eq!(
+            g.iter()
+                .filter(|g| matches!(g.key, GroupKey::Package(_)))
+                .count(),
+            2
+        );
+        // Hundreds of packages: at most 16 large and 16 buckets.
+        let many = env_of(&sized(400, 10));
+        let g = group(&many, Budget::Auto);
+        assert!(
+            g.len() <= AUTO_LARGE + 2 * AUTO_BUCKETS as usize,
+            "{}",
+            g.len()
+        );
+        assert_eq!(g.iter().map(|g| g.packages.len()).sum::<usize>(), 400);
+    }
+
+    #[test]
+    fn auto_adding_or_bumping_a_package_changes_one_layer() {
+        for n in [5, 12, 21, 60, 300] {
+            let names = sized(n, 7);
+            let before = env_of(&names);
+            let mut more = names.clone();
+            more.push(("zz-newcomer".into(), 1000));
+            let after = env_of(&more);
+            // Adding one: one layer added or changed, unless the count crosses a regime.
+            let crosses = [AUTO_ALONE, 3 * AUTO_BUCKETS as usize]
+                .iter()
+                .any(|&t| n - n.div_ceil(7).min(AUTO_LARGE) == t);
+            if !crosses {
+                let c = changed(&before, &after, Budget::Auto);
+                assert!(c <= 2, "{n} packages: {c} layers changed");
+                let added = group(&after, Budget::Auto).len() - group(&before, Budget::Auto).len();
+                assert!(
+                    c == 1 || (c == 2 && added == 0),
+                    "{n}: {c} changed, {added} added"
+                );
+            }
+            let mut bumped = env_of(&names);
+            bumped.packages[n / 2].version = "2.0".into();
+            let (g1, g2) = (group(&before, Budget::Auto), group(&bumped, Budget::Auto));
+            assert_eq!(g1.len(), g2.len());
+            assert_eq!(g1.iter().zip(&g2).filter(|(x, y)| x != y).count(), 1, "{n}");
+        }
     }
 
     #[test]
@@ -251,7 +374,7 @@ mod tests {
         let mut other = pkg("django", 1);
         other.version = "6.0".into();
         e.packages.insert(1, other);
-        let g = group(&e, 10);
+        let g = group(&e, Budget::Max(10));
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].packages.len(), 2);
     }
@@ -265,7 +388,7 @@ mod tests {
             .map(|(i, n)| (n.as_str(), if i % 20 == 0 { 5 << 20 } else { 1000 }))
             .collect();
         let before = env(&sized);
-        let g = group(&before, 40);
+        let g = group(&before, Budget::Max(40));
         assert!(g.len() <= 40, "{}", g.len());
         assert_eq!(
             g.iter()
@@ -277,15 +400,18 @@ mod tests {
         let mut more = sized.clone();
         more.push(("newcomer", 1000));
         let after = env(&more);
-        let (a, b) = (keys(&group(&before, 40)), keys(&group(&after, 40)));
+        let (a, b) = (
+            keys(&group(&before, Budget::Max(40))),
+            keys(&group(&after, Budget::Max(40))),
+        );
         let changed = b.iter().filter(|k| !a.contains(k)).count();
         assert_eq!(changed, 1, "{a:?}\n{b:?}");
         assert_eq!(a.len() + usize::from(a.len() < b.len()), b.len());
         // Bump one: only its layer's text changes (the key stays, its member changes).
         let mut bumped = env(&sized);
         bumped.packages[7].version = "2.0".into();
-        let g1 = group(&before, 40);
-        let g2 = group(&bumped, 40);
+        let g1 = group(&before, Budget::Max(40));
+        let g2 = group(&bumped, Budget::Max(40));
         let differ = g1.iter().zip(&g2).filter(|(x, y)| x != y).count();
         assert_eq!(differ, 1);
     }

@@ -491,9 +491,9 @@ pub fn plan(
 
     let suffix = platform.cache_suffix();
     let budget = match recipe.python.layers.as_ref().map(|l| *l.get_ref()) {
-        None | Some(recipe::Layers::Auto) => layers::AUTO_BUDGET,
-        Some(recipe::Layers::Single) => 1,
-        Some(recipe::Layers::Max(n)) => n,
+        None | Some(recipe::Layers::Auto) => layers::Budget::Auto,
+        Some(recipe::Layers::Single) => layers::Budget::Max(1),
+        Some(recipe::Layers::Max(n)) => layers::Budget::Max(n),
     };
     let ctx = EnvContext {
         recipe,
@@ -561,8 +561,8 @@ struct EnvContext<'a> {
     /// Cache-mount id suffix of the platform.
     suffix: &'a str,
     workdir: &'a str,
-    /// The most dependency layers.
-    budget: u32,
+    /// How many dependency layers.
+    budget: layers::Budget,
     /// What lock markers are decided against.
     target: crate::lock::Target,
 }

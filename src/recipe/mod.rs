@@ -187,7 +187,8 @@ pub const MAX_LAYERS: u64 = 100;
 /// `[python] layers`: how the locked dependencies are split into image layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layers {
-    /// As many as pay off, up to the default budget, where the engine can merge layers.
+    /// As many as pay off (large wheels alone, small packages in buckets), where the engine
+    /// can merge layers.
     Auto,
     /// Everything in one layer.
     Single,
