@@ -223,10 +223,10 @@ fn dependency_layer(
         .collect();
     let access = ssh::access(ctx.recipe, &over_ssh);
     let script = format!(
-        "set -eu\n{}{}{UV_HOME}/bin/uv {}\nrm -f {VENV}/.lock\n{}{}",
+        "set -eu\n{}{}{}rm -f {VENV}/.lock\n{}{}",
         credentials.script,
         access.as_ref().map_or("", |a| a.script.as_str()),
-        shell::join(&args),
+        retried(&format!("{UV_HOME}/bin/uv {}", shell::join(&args))),
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
     );
@@ -250,6 +250,33 @@ fn dependency_layer(
         }
     }
     layer
+}
+
+/// The error lines of uv that mean a fault of the network, not of the request: a refused name
+/// lookup (`EAI_AGAIN`, not a name that does not exist), a stalled or reset connection.
+/// uv retries these itself, quickly; a step that still fails on one is tried again.
+const NETWORK_FAULTS: &str =
+    "Temporary failure in name resolution|network timeout|operation timed out|connection reset";
+
+/// How often a dependency layer's install is tried on a network fault.
+const ATTEMPTS: u32 = 3;
+
+/// Shell lines running `command` (an install), again after a pause when it failed on one of
+/// [`NETWORK_FAULTS`], at most [`ATTEMPTS`] times. Dependency layers install side by side, each
+/// with its own connections: a burst that a resolver or proxy refuses fails one layer, and
+/// that layer alone is tried again, with what it already downloaded in the cache mount. Any
+/// other failure (a hash mismatch, a missing version, a refused connection) fails at once.
+fn retried(command: &str) -> String {
+    format!(
+        "n=1\n\
+         until {command} 2>/tmp/.pycache-err; do\n\
+         \x20 status=$?; cat /tmp/.pycache-err >&2\n\
+         \x20 if [ $n -ge {ATTEMPTS} ] || ! grep -qE '{NETWORK_FAULTS}' /tmp/.pycache-err; then exit $status; fi\n\
+         \x20 echo \"pycache: a network fault; installing again in $((n * 5)) s (attempt $((n + 1)) of {ATTEMPTS})\" >&2\n\
+         \x20 sleep $((n * 5)); n=$((n + 1))\n\
+         done\n\
+         cat /tmp/.pycache-err >&2\n"
+    )
 }
 
 /// Builds and installs the project's own packages from the source, on the empty environment:
@@ -366,4 +393,80 @@ fn compile_site_packages(env: &[(String, String)], file: &str) -> String {
     format!(
         "(cd {VENV}/lib/python*/site-packages && {VENV}/bin/python -m compileall -q -f \"$PWD/{file}\" >/dev/null)\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Runs [`retried`] around a stand-in for uv that fails with `errors[i]` on attempt `i`
+    /// (and succeeds past them), in a real `sh`, with `sleep` stubbed out. Returns the exit
+    /// code, the attempts made and the step's stderr.
+    fn attempts(errors: &[&str]) -> (i32, usize, String) {
+        let dir = std::env::temp_dir().join(format!(
+            "pycache-retried-{}-{}",
+            std::process::id(),
+            errors.len() * 100 + errors.first().map_or(0, |e| e.len())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = dir.join("count");
+        let mut stub = format!(
+            "#!/bin/sh\necho x >> {}\nn=$(wc -l < {})\n",
+            count.display(),
+            count.display()
+        );
+        for (i, e) in errors.iter().enumerate() {
+            stub.push_str(&format!(
+                "[ $n -eq {} ] && {{ echo 'error: {e}' >&2; exit 2; }}\n",
+                i + 1
+            ));
+        }
+        stub.push_str("echo installed\n");
+        std::fs::write(dir.join("fake-uv"), stub).unwrap();
+        std::fs::write(dir.join("sleep"), "#!/bin/sh\n").unwrap();
+        for f in ["fake-uv", "sleep"] {
+            Command::new("chmod")
+                .arg("+x")
+                .arg(dir.join(f))
+                .status()
+                .unwrap();
+        }
+        let script = format!("set -eu\n{}", retried("fake-uv --flag"));
+        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        let made = std::fs::read_to_string(&count).unwrap().lines().count();
+        let _ = std::fs::remove_dir_all(&dir);
+        (
+            out.status.code().unwrap_or(-1),
+            made,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn an_install_is_tried_again_only_on_a_network_fault() {
+        let dns = "failed to lookup address information: Temporary failure in name resolution";
+        let (code, made, err) = attempts(&[dns]);
+        assert_eq!((code, made), (0, 2), "{err}");
+        assert!(err.contains(dns) && err.contains("attempt 2 of 3"), "{err}");
+        let stalled = "Failed to download distribution due to network timeout";
+        assert_eq!(attempts(&[stalled, stalled]).0, 0);
+        let (code, made, err) = attempts(&[stalled, stalled, stalled]);
+        assert_eq!((code, made), (2, 3), "{err}");
+        // Not the network: fails at once, with uv's own status and message.
+        let (code, made, err) = attempts(&["Hash mismatch for `six==1.17.0`"]);
+        assert_eq!((code, made), (2, 1), "{err}");
+        assert!(
+            err.contains("Hash mismatch") && !err.contains("pycache:"),
+            "{err}"
+        );
+        let refused = "client error (Connect): Connection refused (os error 111)";
+        assert_eq!(attempts(&[refused]).1, 1);
+    }
 }
