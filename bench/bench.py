@@ -178,7 +178,10 @@ def build(kind, workdir, tag, extra=(), label="build"):
             r = build_once(kind, workdir, tag, extra, label + "-retry" * len(faults))
             break
         except RuntimeError as e:
-            fault = next((t for t in TRANSIENT if t in str(e)), None)
+            # Not in BuildKit's echo of a failed step's script: pycache's install steps name
+            # these faults themselves, to retry on them.
+            said = "\n".join(l for l in str(e).splitlines() if 'process "/bin/sh -c ' not in l)
+            fault = next((t for t in TRANSIENT if t in said), None)
             if not fault or len(faults) + 1 == ATTEMPTS:
                 raise
             faults.append(fault)

@@ -156,8 +156,15 @@ pub fn transient_fault(log: &str) -> Option<&'static str> {
         "failed to lookup address",
         "operation timed out",
     ];
-    TRANSIENT.into_iter().find(|t| log.contains(t))
+    // Not in BuildKit's echo of a failed step's script (`process "/bin/sh -c …"`): pycache's
+    // install steps name these faults themselves, to retry on them.
+    log.lines()
+        .filter(|l| !l.contains(SCRIPT_ECHO))
+        .find_map(|l| TRANSIENT.into_iter().find(|t| l.contains(t)))
 }
+
+/// What BuildKit's error for a failed step starts the step's script with.
+pub const SCRIPT_ECHO: &str = "process \"/bin/sh -c ";
 
 /// The step that writes a dependency layer's requirements file (`…: write
 /// /pycache/requirements.txt`), which BuildKit may run again on a cached build.
