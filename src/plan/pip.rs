@@ -175,9 +175,6 @@ fn requirements_layer(
         })
         .collect();
     let access = ssh::access(ctx.recipe, &over_ssh);
-    let mut env = credentials.env_with(env);
-    env.extend(access.iter().flat_map(|a| a.env.iter().cloned()));
-    env.sort();
     let mut layer = DependencyLayer {
         step: Step::new(
             StepId::Dependencies(0),
@@ -196,7 +193,7 @@ fn requirements_layer(
                     shell::join(&install),
                     normalize_mtimes(ctx.workdir)
                 ),
-                env: reproducible_env(&env),
+                env: reproducible_env(&credentials.env_with(env)),
                 binds,
                 caches: vec![cache(ctx.suffix)],
                 secrets: credentials.mounts.clone(),
@@ -205,7 +202,7 @@ fn requirements_layer(
         ),
         packages: Vec::new(),
     };
-    if let (Some(access), Action::Run(run)) = (access, &mut layer.step.action) {
+    if let Action::Run(run) = &mut layer.step.action {
         ssh::grant(run, access);
     }
     layer

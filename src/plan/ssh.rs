@@ -94,10 +94,14 @@ pub(super) fn access(recipe: &Recipe, needs: &[(String, SshRemote)]) -> Option<A
     })
 }
 
-/// Gives `run` (whose script already runs `access.script`) the agent and the known hosts.
-pub(super) fn grant(run: &mut Run, access: Access) {
+/// Gives `run` (whose script already runs `access.script`) the agent, the known hosts and
+/// the environment that points git and ssh at them; nothing without `access`.
+pub(super) fn grant(run: &mut Run, access: Option<Access>) {
+    let Some(access) = access else { return };
     run.binds.push(access.known_hosts);
     run.ssh = Some(access.mount);
+    run.env.extend(access.env);
+    run.env.sort();
 }
 
 /// The known hosts file of a step: the forges', then the recipe's lines.

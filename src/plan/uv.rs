@@ -230,24 +230,19 @@ fn dependency_layer(
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
     );
-    let mut env = credentials.env_with(env);
-    env.extend(access.iter().flat_map(|a| a.env.iter().cloned()));
-    env.sort();
     let mut layer = layers::layer(
         index,
         group,
         &[],
         script,
-        reproducible_env(&without_compile(&env)),
+        reproducible_env(&without_compile(&credentials.env_with(env))),
         cache(ctx.suffix),
         credentials.mounts,
     );
     if let Action::Run(run) = &mut layer.step.action {
         run.binds.extend(links.binds);
         run.offline = local_only;
-        if let Some(access) = access {
-            ssh::grant(run, access);
-        }
+        ssh::grant(run, access);
     }
     layer
 }
