@@ -573,6 +573,13 @@ fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// The resolver options of the steps that install packages: ask again after 1 s, five times,
+/// rather than glibc's 5 s, twice. Dependency layers start side by side, each installer with
+/// its own lookups, and a resolver that drops part of such a burst otherwise costs each dropped
+/// lookup 5 s (measured here: 48 lookups at once took 5.1 s at the median, 1.05 s with these
+/// options; one alone 6 ms). uv and pip resolve names through glibc, which reads these.
+const RESOLVER_OPTIONS: (&str, &str) = ("RES_OPTIONS", "timeout:1 attempts:5");
+
 /// `(name, value)` pairs, for step environments.
 fn env_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
     pairs

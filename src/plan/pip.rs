@@ -6,8 +6,8 @@ use super::repro::{normalize_mtimes, reproducible_env};
 use super::secrets::Credentials;
 use super::{
     Action, Bind, BindSource, CacheMount, DependencyLayer, EnvContext, Environment, INPUTS_DIR,
-    Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers, secrets, shell, source,
-    ssh,
+    RESOLVER_OPTIONS, Run, Sharing, Stage, Step, StepId, VENV, env_pairs, index_env, layers,
+    secrets, shell, source, ssh,
 };
 use crate::detect::PipProject;
 use crate::lock;
@@ -24,7 +24,7 @@ pub(super) fn cache(suffix: &str) -> CacheMount {
 }
 
 fn env(recipe: &Recipe) -> Vec<(String, String)> {
-    let mut env = env_pairs([("PIP_DISABLE_PIP_VERSION_CHECK", "1")]);
+    let mut env = env_pairs([("PIP_DISABLE_PIP_VERSION_CHECK", "1"), RESOLVER_OPTIONS]);
     index_env(recipe, &mut env, "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL");
     env.sort();
     env

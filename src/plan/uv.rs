@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use super::locked::Locked;
 use super::repro::{drop_uv_cache_info, normalize_mtimes, reproducible_env};
 use super::{
-    Action, CacheMount, DependencyLayer, EnvContext, Environment, Run, Sharing, Stage, Step,
-    StepId, UV_HOME, VENV, env_pairs, find_links, layers, secrets, shell, source, ssh,
+    Action, CacheMount, DependencyLayer, EnvContext, Environment, RESOLVER_OPTIONS, Run, Sharing,
+    Stage, Step, StepId, UV_HOME, VENV, env_pairs, find_links, layers, secrets, shell, source, ssh,
 };
 use crate::lock::{self, LockedEnv};
 use crate::recipe::{self, Recipe};
@@ -80,6 +80,7 @@ fn env(recipe: &Recipe) -> Vec<(String, String)> {
         ("UV_LINK_MODE", "copy"),
         ("UV_PROJECT_ENVIRONMENT", VENV),
         ("UV_PYTHON_DOWNLOADS", "never"),
+        RESOLVER_OPTIONS,
     ]);
     // An index with a secret is named after it, so that uv reads its credentials.
     if let Some(url) = &recipe.python.index_url {
