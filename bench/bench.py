@@ -166,7 +166,7 @@ def registry_problem():
 # attempts' times added and the retries recorded.
 TRANSIENT = ("parent snapshot", "does not exist: not found",
              "Temporary failure in name resolution", "failed to lookup address", "operation timed out",
-             "network timeout")
+             "network timeout", "Temporary failure resolving")
 ATTEMPTS = 3
 
 

@@ -150,11 +150,13 @@ pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[
 /// The transient network fault of this machine that a failed build's (decoded) log shows, if
 /// any: a download timing out or a name lookup refused under a burst of parallel downloads.
 pub fn transient_fault(log: &str) -> Option<&'static str> {
-    const TRANSIENT: [&str; 4] = [
+    const TRANSIENT: [&str; 5] = [
         "network timeout",
         "Temporary failure in name resolution",
         "failed to lookup address",
         "operation timed out",
+        // apt's words for a refused name lookup.
+        "Temporary failure resolving",
     ];
     // Not in BuildKit's echo of a failed step's script (`process "/bin/sh -c …"`): pycache's
     // install steps name these faults themselves, to retry on them.
