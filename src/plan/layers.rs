@@ -161,10 +161,10 @@ pub fn group(env: &LockedEnv, budget: Budget) -> Vec<Group<'_>> {
     for p in &env.packages {
         by_name.entry(&p.name).or_default().push(p);
     }
+    let mut large = largest(&by_name);
     let (slots, alone, buckets) = match budget {
         Budget::Auto => {
-            let large = largest(&by_name, AUTO_LARGE);
-            let rest = by_name.len() - large.len();
+            let rest = by_name.len() - large.len().min(AUTO_LARGE);
             let buckets = if rest <= 3 * AUTO_BUCKETS as usize {
                 AUTO_BUCKETS
             } else {
@@ -179,11 +179,10 @@ pub fn group(env: &LockedEnv, budget: Budget) -> Vec<Group<'_>> {
             (n / 4, by_name.len() <= n, (n - n / 4) as u32)
         }
     };
-    let large = if alone {
-        largest(&by_name, usize::MAX)
-    } else {
-        largest(&by_name, slots)
-    };
+    // Every package alone: every large one too. Else the largest fill the slots.
+    if !alone {
+        large.truncate(slots);
+    }
     let own = |name: &str, packages| Group {
         key: GroupKey::Package(name.to_owned()),
         packages,
@@ -212,15 +211,14 @@ pub fn group(env: &LockedEnv, budget: Budget) -> Vec<Group<'_>> {
     layers
 }
 
-/// The names of the (at most `most`) packages with wheels of at least [`LARGE`], largest first.
-fn largest<'n>(by_name: &BTreeMap<&'n str, Vec<&LockedPackage>>, most: usize) -> Vec<&'n str> {
+/// The names of the packages with wheels of at least [`LARGE`], largest first.
+fn largest<'n>(by_name: &BTreeMap<&'n str, Vec<&LockedPackage>>) -> Vec<&'n str> {
     let mut sized: Vec<(&str, u64)> = by_name
         .iter()
         .map(|(n, pkgs)| (*n, pkgs.iter().map(|p| p.size).max().unwrap_or(0)))
         .filter(|(_, s)| *s >= LARGE)
         .collect();
     sized.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    sized.truncate(most);
     sized.into_iter().map(|(n, _)| n).collect()
 }
 
