@@ -265,15 +265,18 @@ const ATTEMPTS: u32 = 3;
 fn retried(command: &str) -> String {
     format!(
         "n=1\n\
-         until {command} 2>/tmp/.pycache-err; do\n\
-         \x20 status=$?; cat /tmp/.pycache-err >&2\n\
-         \x20 if [ $n -ge {ATTEMPTS} ] || ! grep -qE '{NETWORK_FAULTS}' /tmp/.pycache-err; then exit $status; fi\n\
+         until {command} 2>{ERRORS}; do\n\
+         \x20 status=$?; cat {ERRORS} >&2\n\
+         \x20 if [ $n -ge {ATTEMPTS} ] || ! grep -qE '{NETWORK_FAULTS}' {ERRORS}; then exit $status; fi\n\
          \x20 echo \"pycache: a network fault; installing again in $((n * 5)) s (attempt $((n + 1)) of {ATTEMPTS})\" >&2\n\
          \x20 sleep $((n * 5)); n=$((n + 1))\n\
          done\n\
-         cat /tmp/.pycache-err >&2\n"
+         cat {ERRORS} >&2\n"
     )
 }
+
+/// Where [`retried`] keeps an attempt's error output, on the step's tmpfs.
+const ERRORS: &str = "/tmp/.pycache-err";
 
 /// Builds and installs the project's own packages from the source, on the empty environment:
 /// their dependencies are the layers', so a dependency change never rebuilds the project.
