@@ -431,7 +431,10 @@ mod tests {
                 .status()
                 .unwrap();
         }
-        let script = format!("set -eu\n{}", retried("fake-uv --flag"));
+        // The error file in the test's own directory, not the host's /tmp.
+        let errors = dir.join("err");
+        let script = format!("set -eu\n{}", retried("fake-uv --flag"))
+            .replace(ERRORS, &errors.display().to_string());
         let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
         let out = Command::new("sh")
             .arg("-c")
