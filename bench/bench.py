@@ -197,9 +197,10 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
             "-f", str(workdir / recipe), "-t", tag, *extra, str(workdir)]
     if kind == "pycache":
         args[3:3] = ["--build-arg", f"BUILDKIT_SYNTAX={FRONTEND}"]
-    start, launched = time.monotonic(), time.time()
+    start, launched, cpu = time.monotonic(), time.time(), cpu_seconds()
     proc = subprocess.run(args, capture_output=True, text=True)
     wall = time.monotonic() - start
+    cpu = cpu_seconds() - cpu
     vertices, logs = parse_progress(proc.stderr)
     if LOGS:
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -230,6 +231,7 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
                      if v["name"].startswith("importing cache") and v.get("error")]
     return {
         "wall": wall,
+        "cpu": round(cpu, 2),
         "cache_import_errors": import_errors,
         "foreign_vertices": foreign,
         "outside_vertices": round(wall - active, 2),
@@ -240,6 +242,15 @@ def build_once(kind, workdir, tag, extra=(), label="build"):
         "deps_executed": sum(1 for n in executed if DEP_STEP.search(n)),
         "deps_total": sum(1 for s in steps if DEP_STEP.search(s["name"])),
     }
+
+
+def cpu_seconds():
+    """The machine's CPU time so far (user, system and interrupts of every core), from /proc/stat:
+    a build's work is spread over the engine, its shims and the step containers, so the
+    machine-wide difference is its cost (on a quiet machine), whatever the cores' contention."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def parse_progress(rawjson):
@@ -491,7 +502,8 @@ def history(project, kind, run_no, wanted, results, cache_root):
 
 def report(results, runs, scenarios):
     def med(kind, project, scenario, key):
-        vals = [r[key] for r in results if r["kind"] == kind and r["project"] == project and r["scenario"] == scenario]
+        vals = [r[key] for r in results if r["kind"] == kind and r["project"] == project
+                and r["scenario"] == scenario and key in r]
         return statistics.median(vals) if vals else float("nan")
 
     def both(project, scenario, fmt):
@@ -501,10 +513,11 @@ def report(results, runs, scenarios):
     deps = lambda k, p, s: f"{med(k, p, s, 'deps_executed'):.0f}/{med(k, p, s, 'deps_total'):.0f}"
     mb = lambda key: lambda k, p, s: f"{med(k, p, s, key) / 1e6:.1f}"
     layers = lambda k, p, s: f"{med(k, p, s, 'changed_layers'):.0f}/{med(k, p, s, 'layers'):.0f}"
+    cpu = lambda k, p, s: f"{med(k, p, s, 'cpu'):.1f}"
     lines = [
-        "| project | scenario | pycache s | Dockerfile s | ratio | steps run | dependency steps run "
+        "| project | scenario | pycache s | Dockerfile s | ratio | CPU s | steps run | dependency steps run "
         "| changed MB | changed ratio | changed layers / layers | image MB |",
-        "|---|---|---:|---:|---:|---|---|---|---:|---|---|",
+        "|---|---|---:|---:|---:|---|---|---|---|---:|---|---|",
     ]
     for project in sorted({r["project"] for r in results}):
         for scenario in [s for s in SCENARIOS if s in scenarios]:
@@ -512,7 +525,8 @@ def report(results, runs, scenarios):
             cp, cd = (med(k, project, scenario, "changed_bytes") for k in KINDS)
             changed_ratio = f"{cp / cd:.2f}" if cd else "–"
             lines.append(
-                f"| {project} | {scenario} | {p:.1f} | {d:.1f} | {ratio(p, d)} | {both(project, scenario, steps)} "
+                f"| {project} | {scenario} | {p:.1f} | {d:.1f} | {ratio(p, d)} | {both(project, scenario, cpu)} "
+                f"| {both(project, scenario, steps)} "
                 f"| {both(project, scenario, deps)} | {both(project, scenario, mb('changed_bytes'))} | {changed_ratio} "
                 f"| {both(project, scenario, layers)} | {both(project, scenario, mb('image_bytes'))} |"
             )
@@ -520,6 +534,7 @@ def report(results, runs, scenarios):
     estimated = [r for r in results if not r.get("sizes_exact", True)]
     lines.append("")
     lines.append("Pairs are pycache / Dockerfile. Ratio = pycache / Dockerfile (below 1: pycache faster or smaller).")
+    lines.append("CPU s: the whole machine's CPU time during the build (user, system, interrupts; quiet machine).")
     lines.append(f"Medians of {runs} run(s). Smoke checks: {len(results) - len(failed)}/{len(results)} passed.")
     for r in failed:
         lines.append(f"- smoke FAILED: {r['project']} {r['kind']} run {r['run']} {r['scenario']}")

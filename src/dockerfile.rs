@@ -315,6 +315,13 @@ fn step_text(out: &mut String, step: &Step) {
                     .iter()
                     .map(|ssh| format!("--mount=type=ssh,id={},target={}", ssh.id, ssh.target)),
             );
+            // A Dockerfile step has one result: what the step writes apart is dropped, and the
+            // steps that read it mount the step's stage instead (see `bind_flag`).
+            flags.extend(
+                run.output
+                    .iter()
+                    .map(|dest| format!("--mount=type=tmpfs,target={dest}")),
+            );
             flags.push("--mount=type=tmpfs,target=/tmp".into());
             let mut script = String::new();
             for (k, v) in &run.env {

@@ -3,7 +3,7 @@
 //! plan action has one lowering here.
 
 use crate::image::{BaseConfig, merge_env};
-use crate::llb::{self, CopyOptions, Exec, Mount, MountSource, OpMeta, Sharing, State, source};
+use crate::llb::{self, CopyOptions, Exec, ExecState, Mount, MountSource, OpMeta, Sharing, State, source};
 use crate::plan::{Action, BindSource, Join, LayerKind, Plan, Run, Stage, Step, VENV, check};
 
 /// Where the build context comes from: the `context` local of a session (frontend), or a
@@ -93,15 +93,13 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
         .fold(image.clone(), |state, step| l.step(step, &state));
     let env = &plan.env;
     let skeleton = l.step(&env.skeleton, &toolchain);
-    let dependencies: Vec<State> = env
+    // Each layer's install, and the RECORD files it writes apart (`Run::output`).
+    let (dependencies, records): (Vec<State>, Vec<State>) = env
         .dependencies
         .iter()
-        .map(|d| l.step(&d.step, &skeleton))
-        .collect();
-    let l = Lowering {
-        records: dependencies.iter().map(records).collect(),
-        ..l
-    };
+        .map(|d| l.step_with_output(&d.step, &skeleton))
+        .unzip();
+    let l = Lowering { records, ..l };
     let check = env.check.as_ref().map(|step| l.step(step, &skeleton));
     let project = [&env.source]
         .into_iter()
@@ -186,26 +184,6 @@ pub(crate) fn project_roots(workdir: &str) -> Vec<String> {
     }
 }
 
-/// The `RECORD` files of a dependency layer's install, alone on nothing: the check reads them
-/// without the layer, so a cached layer is never pulled for it.
-fn records(install: &State) -> State {
-    State::scratch()
-        .file()
-        .copy(
-            install,
-            &format!("{VENV}/lib"),
-            "/",
-            CopyOptions {
-                dir_copy_contents: true,
-                create_dest_path: true,
-                allow_empty_wildcard: true,
-                include: vec!["*/site-packages/*.dist-info/RECORD".into()],
-                ..Default::default()
-            },
-        )
-        .into_state()
-}
-
 /// What lowering a step needs besides the step: the plan, the options, the context sources.
 struct Lowering<'a> {
     plan: &'a Plan,
@@ -213,7 +191,8 @@ struct Lowering<'a> {
     /// The context's dependency manifests (lock and pyproject files), if any step binds them.
     manifests: Option<State>,
     full_context: State,
-    /// Each dependency layer's `RECORD` files (see [`records`]), once the layers are lowered.
+    /// Each dependency layer's `RECORD` files (its step's `Run::output`), once the layers are
+    /// lowered.
     records: Vec<State>,
     /// The named contexts the steps bind files of, by name.
     named: std::collections::BTreeMap<String, State>,
@@ -354,11 +333,25 @@ impl<'a> Lowering<'a> {
         OpMeta::named(name).ignore_cache(self.opts.no_cache.applies_to(Some(stage)))
     }
 
+    /// `step` on `current`, and what it writes to its `Run::output` (nothing for a step without
+    /// one).
+    fn step_with_output(&self, step: &Step, current: &State) -> (State, State) {
+        match &step.action {
+            Action::Run(run) => {
+                let meta = self.meta(step.stage, step.vertex_name());
+                let exec = self.run(step.stage, run, current, meta);
+                let output = run.output.as_deref().and_then(|dest| exec.mount(dest));
+                (exec.root(), output.unwrap_or_default())
+            }
+            _ => (self.step(step, current), State::scratch()),
+        }
+    }
+
     /// `step` on `current`.
     fn step(&self, step: &Step, current: &State) -> State {
         let meta = self.meta(step.stage, step.vertex_name());
         match &step.action {
-            Action::Run(run) => self.run(step.stage, run, current, meta),
+            Action::Run(run) => self.run(step.stage, run, current, meta).root(),
             Action::CopySource {
                 dest,
                 include,
@@ -422,8 +415,18 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    fn run(&self, stage: Stage, run: &Run, current: &State, meta: OpMeta) -> State {
+    fn run(&self, stage: Stage, run: &Run, current: &State, meta: OpMeta) -> ExecState {
         let mut mounts = Vec::new();
+        if let Some(dest) = &run.output {
+            mounts.push(Mount {
+                dest: dest.clone(),
+                source: MountSource::Bind {
+                    state: State::scratch(),
+                    selector: None,
+                    readonly: false,
+                },
+            });
+        }
         for b in &run.binds {
             let (state, selector) = match &b.source {
                 // The manifests exist whenever a step binds a context file (see `new`).
@@ -538,7 +541,7 @@ impl<'a> Lowering<'a> {
             mounts,
             meta,
         };
-        current.run(exec).root()
+        current.run(exec)
     }
 }
 

@@ -23,12 +23,19 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Action, Bind, BindSource, CacheMount, DependencyLayer, Run, SecretMount, Stage, Step, StepId,
+    Action, Bind, BindSource, CacheMount, DependencyLayer, Run, SecretMount, Stage, Step, StepId, VENV,
 };
 use crate::lock::{LockedEnv, LockedPackage};
 
 /// Where a dependency layer's requirements file is mounted in its step.
 pub const REQUIREMENTS: &str = "/pycache/requirements.txt";
+
+/// Where a dependency layer's step copies its `RECORD` files, as `<python>/site-packages/…`: a
+/// result of the step apart from its filesystem ([`Run::output`]), that the check mounts.
+/// Copied by the step itself rather than by a file op with an include pattern: BuildKit keys
+/// such a copy by walking the whole filesystem it copies from (the base image and the
+/// environment), for every layer, which cost more CPU than all the layers' byte-compilation.
+pub const RECORDS_OUT: &str = "/pycache/records-out";
 
 /// How many layers the locked packages may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,8 +134,12 @@ pub(super) fn layer(
             vec!["its packages' names, versions and hashes".into()],
             "one layer per package (or bucket): a changed dependency re-installs only its layer",
             Action::Run(Run {
-                script,
+                script: format!(
+                    "{}\n(cd {VENV}/lib && for r in */site-packages/*.dist-info/RECORD; do [ -e \"$r\" ] || continue; mkdir -p \"{RECORDS_OUT}/${{r%/RECORD}}\"; cp \"$r\" \"{RECORDS_OUT}/$r\"; done)\n",
+                    script.trim_end()
+                ),
                 env,
+                output: Some(RECORDS_OUT.into()),
                 binds: vec![Bind {
                     source: BindSource::Text(group.requirements(options)),
                     target: REQUIREMENTS.into(),

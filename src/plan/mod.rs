@@ -92,7 +92,8 @@ pub enum BindSource {
     /// A file written into the LLB itself (a file op), such as a dependency layer's
     /// requirements: the step's cache key is then its text, whatever cache it comes from.
     Text(String),
-    /// The `RECORD` files of a dependency layer (its index in [`Environment::dependencies`]).
+    /// The `RECORD` files of a dependency layer (its index in [`Environment::dependencies`]),
+    /// which its step writes to [`layers::RECORDS_OUT`].
     LayerRecords(usize),
     /// A file of a named build context (`--build-context NAME=DIR`), such as a wheel of a
     /// find-links directory: its content keys the step, and nothing else of the context does.
@@ -136,6 +137,9 @@ pub struct Run {
     pub ssh: Option<SshMount>,
     /// Runs without a network: it needs none, and starts faster without one.
     pub offline: bool,
+    /// An empty directory the step writes for later steps, apart from its filesystem: a
+    /// result of its own, in no layer (a dependency layer's `RECORD` files, for the check).
+    pub output: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
