@@ -52,7 +52,7 @@ INCLUDE=python3,python3-venv,python3-pip,ca-certificates,passwd
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 IMG_CA=/etc/ssl/certs/host-ca.crt
 RECIPE_REV=1   # bump to force a rebuild when something outside the hashed text changes
-UV_VERSION=0.9.9   # what --verify installs
+UV_VERSION=0.13.9   # what --verify installs
 
 # Runs on the host after the packages are installed, with the rootfs as $1 (mmdebstrap --mode=root).
 # Environment: HOST_CA IMG_CA MIRROR SUITE VERSIONS_OUT.

@@ -4,7 +4,7 @@
 # Needs network access to PyPI once (uv is installed into $PYCACHE_CACHE/uv-export).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-UV_VERSION=0.9.9   # the default uv of recipes (src/recipe/mod.rs DEFAULT_UV_VERSION)
+UV_VERSION=0.13.9   # the default uv of recipes (src/recipe/mod.rs DEFAULT_UV_VERSION)
 venv="$PYCACHE_CACHE/uv-export"
 [ -x "$venv/bin/uv" ] && [ "$("$venv/bin/uv" --version | awk '{print $2}')" = "$UV_VERSION" ] || {
   python3 -m venv "$venv" && "$venv/bin/pip" install --quiet "uv==$UV_VERSION"; }

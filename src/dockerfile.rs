@@ -64,6 +64,9 @@ pub fn dockerfile(plan: &Plan, opts: &Options) -> Result<String, Diagnostics> {
     }
     header(&mut out, plan, opts);
     let env = &plan.env;
+    for step in &plan.toolchain {
+        text_inputs(&mut out, BUILDER, step);
+    }
 
     stage_line(
         &mut out,
@@ -251,12 +254,21 @@ fn stage_line(out: &mut String, from: &str, name: &str, what: &str) {
     let _ = write!(out, "\n# {what}\nFROM {from} AS {name}\n");
 }
 
-/// The scratch stages holding the files a step's [`BindSource::Text`] binds mount.
+/// The scratch stages holding the files a step's [`BindSource::Text`] and
+/// [`BindSource::Download`] binds mount.
 fn text_inputs(out: &mut String, stage: &str, step: &Step) {
     let Action::Run(run) = &step.action else {
         return;
     };
     for bind in &run.binds {
+        if let BindSource::Download { url, sha256 } = &bind.source {
+            let _ = write!(
+                out,
+                "\n# {}, read by {stage}\nFROM scratch AS {}\nADD --checksum=sha256:{sha256} {url} /content\n",
+                bind.target,
+                input_stage(stage, bind)
+            );
+        }
         if let BindSource::Text(text) = &bind.source {
             let _ = write!(
                 out,
@@ -371,7 +383,7 @@ fn bind_flag(step: &Step, bind: &Bind) -> String {
         BindSource::Context(path) => {
             format!("--mount=type=bind,source={path},target={}", bind.target)
         }
-        BindSource::Text(_) => {
+        BindSource::Text(_) | BindSource::Download { .. } => {
             let stage = match step.id {
                 crate::plan::StepId::Dependencies(i) => deps_stage(i),
                 _ => step.stage.name().to_owned(),

@@ -1,4 +1,4 @@
-//! Source ops: images and local directories (moby/buildkit solver/pb/ops.proto `SourceOp`,
+//! Source ops: images, local directories and downloads (moby/buildkit solver/pb/ops.proto `SourceOp`,
 //! attribute names from solver/pb/attr.go).
 
 use std::collections::BTreeMap;
@@ -26,6 +26,23 @@ pub fn image(reference: &str, resolve_mode: Option<&str>, ignore_cache: bool) ->
         attrs,
     });
     let meta = OpMeta::named(format!("[image] {reference}")).ignore_cache(ignore_cache);
+    State::new_vertex(op, Vec::new(), meta)
+}
+
+/// A file downloaded by the daemon from `url` (`https://…`), checked against `checksum`
+/// (`sha256:…`, attr `http.checksum`) and named `filename` (attr `http.filename`) in the
+/// result. With a checksum, the daemon keys the source by it: a download cached once is never
+/// fetched again, whatever cache it came from.
+pub fn http(url: &str, checksum: &str, filename: &str, ignore_cache: bool) -> State {
+    let attrs = BTreeMap::from([
+        ("http.checksum".to_owned(), checksum.to_owned()),
+        ("http.filename".to_owned(), filename.to_owned()),
+    ]);
+    let op = pb::op::Op::Source(pb::SourceOp {
+        identifier: url.to_owned(),
+        attrs,
+    });
+    let meta = OpMeta::named(format!("[download] {filename}")).ignore_cache(ignore_cache);
     State::new_vertex(op, Vec::new(), meta)
 }
 

@@ -3,7 +3,9 @@
 //! plan action has one lowering here.
 
 use crate::image::{BaseConfig, merge_env};
-use crate::llb::{self, CopyOptions, Exec, ExecState, Mount, MountSource, OpMeta, Sharing, State, source};
+use crate::llb::{
+    self, CopyOptions, Exec, ExecState, Mount, MountSource, OpMeta, Sharing, State, source,
+};
 use crate::plan::{Action, BindSource, Join, LayerKind, Plan, Run, Stage, Step, VENV, check};
 
 /// Where the build context comes from: the `context` local of a session (frontend), or a
@@ -172,6 +174,13 @@ pub fn lower(plan: &Plan, opts: &LowerOptions) -> State {
     }
 }
 
+/// The file name a download is kept under: the URL's last segment.
+fn download_name(url: &str) -> &str {
+    url.rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("download")
+}
+
 /// The directories a project layer copies: the workdir, and the venv when it is elsewhere.
 pub(crate) fn project_roots(workdir: &str) -> Vec<String> {
     let under = |dir: &str, root: &str| {
@@ -267,7 +276,8 @@ impl<'a> Lowering<'a> {
                     BindSource::Context(p) => Some(p.clone()),
                     BindSource::Text(_)
                     | BindSource::LayerRecords(_)
-                    | BindSource::NamedContext { .. } => None,
+                    | BindSource::NamedContext { .. }
+                    | BindSource::Download { .. } => None,
                 })),
                 _ => None,
             })
@@ -442,6 +452,18 @@ impl<'a> Lowering<'a> {
                     self.named.get(context).cloned().unwrap_or_default(),
                     path.clone(),
                 ),
+                BindSource::Download { url, sha256 } => {
+                    let file = download_name(url);
+                    (
+                        source::http(
+                            url,
+                            &format!("sha256:{sha256}"),
+                            file,
+                            self.opts.no_cache.applies_to(Some(stage)),
+                        ),
+                        file.to_owned(),
+                    )
+                }
                 BindSource::Text(text) => {
                     let file = State::scratch()
                         .file()

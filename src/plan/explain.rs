@@ -120,6 +120,7 @@ fn step_lines(out: &mut String, n: usize, step: &Step) {
             BindSource::NamedContext { context, path } => {
                 format!("build context {context}:{path} (--build-context {context}=DIR)")
             }
+            BindSource::Download { url, sha256 } => format!("{url} (sha256 {sha256})"),
         };
         let _ = writeln!(
             out,

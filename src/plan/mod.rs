@@ -98,6 +98,9 @@ pub enum BindSource {
     /// A file of a named build context (`--build-context NAME=DIR`), such as a wheel of a
     /// find-links directory: its content keys the step, and nothing else of the context does.
     NamedContext { context: String, path: String },
+    /// A file the daemon downloads, checked by its `sha256` (hex), which keys the step: uv's
+    /// wheel ([`uv::install_step`]).
+    Download { url: String, sha256: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -524,7 +527,7 @@ pub fn plan(
     let mut toolchain = Vec::new();
     toolchain.extend(apt::build_step(recipe, platform, tools));
     if uses_uv {
-        toolchain.push(uv::install_step(recipe, &suffix));
+        toolchain.push(uv::install_step(recipe, &suffix, platform));
     }
 
     find_links::check(recipe, &env)?;

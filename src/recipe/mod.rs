@@ -18,7 +18,7 @@ use validate::{is_identifier, validate};
 pub use validate::{known_hosts_problem, redact_userinfo};
 
 /// The uv version installed when the recipe names none. Pinned so builds are reproducible.
-pub const DEFAULT_UV_VERSION: &str = "0.9.9";
+pub const DEFAULT_UV_VERSION: &str = "0.13.9";
 pub const DEFAULT_WORKDIR: &str = "/app";
 /// The non-root user created and used by default.
 pub const DEFAULT_USER: &str = "app";
