@@ -14,5 +14,6 @@ source "$here/../scripts/lib.sh"
 "$here/../scripts/registry.sh"
 "$here/../scripts/base-image.sh" --engine bench
 "$here/../scripts/frontend-image.sh" --engine bench
+"$here/../scripts/uv-image.sh" --engine bench
 use_engine bench
 DOCKER_HOST="$PYCACHE_BENCH_DOCKER_HOST" PYCACHE_BENCH_DOCKER_HOST="$PYCACHE_BENCH_DOCKER_HOST" exec python3 "$here/bench.py" "$@"
