@@ -30,20 +30,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-VERIFY=0
-MULTIARCH=0
-ENGINE=containerd
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --verify) VERIFY=1 ;;
-    --multiarch) MULTIARCH=1 ;;
-    --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
-    --engine=*) ENGINE="${1#--engine=}" ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1 (use --verify, --engine NAME, --multiarch)" ;;
-  esac
-  shift
-done
+parse_engine_args 13 --verify=VERIFY --multiarch=MULTIARCH -- "$@"
 
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian

@@ -12,16 +12,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ENGINE=containerd
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
-    --engine=*) ENGINE="${1#--engine=}" ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1 (use --engine NAME)" ;;
-  esac
-  shift
-done
+parse_engine_args 11 -- "$@"
 
 # Frontend capabilities the image declares (label moby.buildkit.frontend.caps). Declare only what
 # the binary implements: BuildKit refuses a build whose client asks for a cap the image lacks

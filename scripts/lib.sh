@@ -68,6 +68,36 @@ engine_is_ours() {
   [[ "$info" == *"\"io.pycache.engine=$1\""*"|$PYCACHE_ENGINE_LIB/$1" ]]
 }
 
+# The options of the scripts that work on one private engine:
+#   parse_engine_args LAST_HELP_LINE [--flag=VAR ...] -- "$@"
+# `--engine NAME` (or `--engine=NAME`) sets ENGINE (default: containerd); each `--flag` given sets
+# its VAR to 1 (VAR starts at 0); -h/--help prints the script's comment lines 2..LAST_HELP_LINE.
+parse_engine_args() {
+  local help_to=$1 spec flags=() vars=() usage="--engine NAME" i known
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    spec=$1; flags+=("${spec%%=*}"); vars+=("${spec#*=}"); usage+=", ${spec%%=*}"
+    printf -v "${spec#*=}" 0
+    shift
+  done
+  [ $# -gt 0 ] && shift
+  ENGINE=containerd
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
+      --engine=*) ENGINE="${1#--engine=}" ;;
+      -h|--help) sed -n "2,${help_to}p" "$0"; exit 0 ;;
+      *)
+        known=0
+        for i in "${!flags[@]}"; do
+          if [ "$1" = "${flags[$i]}" ]; then printf -v "${vars[$i]}" 1; known=1; fi
+        done
+        [ "$known" = 1 ] || die "unknown argument: $1 (use $usage)" ;;
+    esac
+    shift
+  done
+}
+
 # Points DOCKER_HOST at private engine $1 (containerd, classic or bench) after checking it runs and is ours.
 use_engine() {
   is_engine_name "$1" || die "unknown engine '$1' (one of: ${PYCACHE_ALL_ENGINES[*]})"

@@ -8,16 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ENGINE=containerd
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --engine) [ $# -ge 2 ] || die "--engine needs a name"; ENGINE="$2"; shift ;;
-    --engine=*) ENGINE="${1#--engine=}" ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1 (use --engine NAME)" ;;
-  esac
-  shift
-done
+parse_engine_args 7 -- "$@"
 
 VERSION=$(sed -n 's/^pub const DEFAULT_UV_VERSION: &str = "\(.*\)";$/\1/p' "$PYCACHE_ROOT/src/recipe/mod.rs")
 [ -n "$VERSION" ] || die "no DEFAULT_UV_VERSION in src/recipe/mod.rs"
