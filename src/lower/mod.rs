@@ -346,22 +346,13 @@ impl<'a> Lowering<'a> {
     /// `step` on `current`, and what it writes to its `Run::output` (nothing for a step without
     /// one).
     fn step_with_output(&self, step: &Step, current: &State) -> (State, State) {
-        match &step.action {
+        let meta = self.meta(step.stage, step.vertex_name());
+        let copied = match &step.action {
             Action::Run(run) => {
-                let meta = self.meta(step.stage, step.vertex_name());
                 let exec = self.run(step.stage, run, current, meta);
                 let output = run.output.as_deref().and_then(|dest| exec.mount(dest));
-                (exec.root(), output.unwrap_or_default())
+                return (exec.root(), output.unwrap_or_default());
             }
-            _ => (self.step(step, current), State::scratch()),
-        }
-    }
-
-    /// `step` on `current`.
-    fn step(&self, step: &Step, current: &State) -> State {
-        let meta = self.meta(step.stage, step.vertex_name());
-        match &step.action {
-            Action::Run(run) => self.run(step.stage, run, current, meta).root(),
             Action::CopySource {
                 dest,
                 include,
@@ -422,7 +413,13 @@ impl<'a> Lowering<'a> {
                     .meta(meta)
                     .into_state()
             }
-        }
+        };
+        (copied, State::scratch())
+    }
+
+    /// `step` on `current`.
+    fn step(&self, step: &Step, current: &State) -> State {
+        self.step_with_output(step, current).0
     }
 
     fn run(&self, stage: Stage, run: &Run, current: &State, meta: OpMeta) -> ExecState {
