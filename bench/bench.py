@@ -24,6 +24,12 @@ built with only --cache-from that export:
                               127.0.0.1:5000, scripts/registry.sh)
   fresh-ci-bump-dep-local     steps/bump-dep on steps/add-dep; type=local
   fresh-ci-bump-dep-registry  the same; type=registry
+  fresh-ci-add-dep-push,      as -registry, and the runner pushes the image instead of loading
+  fresh-ci-bump-dep-push      it (`--output type=image,push=true,store=false`: what
+                              build-push-action's `push: true` does on the docker-container
+                              driver CI sets up), to the repository the previous commit's image
+                              was pushed to; the image is pulled afterwards, untimed, to be
+                              measured and run
 
 Every build is timed, its steps counted as executed or cached from --progress=rawjson, its image's
 layers counted and the layers not in the previous commit's image measured, and its image run for
@@ -62,12 +68,14 @@ SCENARIOS = [
     "fresh-ci",
     "fresh-ci-add-dep-local", "fresh-ci-add-dep-registry",
     "fresh-ci-bump-dep-local", "fresh-ci-bump-dep-registry",
+    "fresh-ci-add-dep-push", "fresh-ci-bump-dep-push",
 ]
 # Built on the builder as the previous commit's build left it.
 INCREMENTAL = {"no-change", "source-edit", "version-bump", "add-dep", "bump-dep", "add-apt"}
 # fresh-ci-<change>-<backend>: the same two commits for both backends; the previous one is
 # exported to each.
-FRESH_DEP = re.compile(r"^fresh-ci-(add-dep|bump-dep)-(local|registry)$")
+FRESH_DEP = re.compile(r"^fresh-ci-(add-dep|bump-dep)-(local|registry|push)$")
+BACKENDS = ("local", "registry", "push")
 KINDS = ["pycache", "dockerfile"]
 # --logs DIR: every build's --progress=rawjson output is kept there.
 LOGS = None
@@ -193,8 +201,10 @@ def build(kind, workdir, tag, extra=(), label="build"):
 
 def build_once(kind, workdir, tag, extra=(), label="build"):
     recipe = "pycache.toml" if kind == "pycache" else "Dockerfile"
+    # Loaded into the engine's image store as `tag`, unless `extra` names another output.
+    load = [] if "--output" in extra else ["-t", tag]
     args = ["docker", "buildx", "build", "--progress=rawjson", "--provenance=false",
-            "-f", str(workdir / recipe), "-t", tag, *extra, str(workdir)]
+            "-f", str(workdir / recipe), *load, *extra, str(workdir)]
     if kind == "pycache":
         args[3:3] = ["--build-arg", f"BUILDKIT_SYNTAX={FRONTEND}"]
     start, launched, cpu = time.monotonic(), time.time(), cpu_seconds()
@@ -373,6 +383,22 @@ def bump_version(workdir, files, nonce):
         p.write_text(new)
 
 
+def pull(ref):
+    """Pulls `ref`, retried: the engine's pull right after a push was seen failing once."""
+    for attempt in range(ATTEMPTS):
+        out = subprocess.run(["docker", "pull", "--quiet", ref], capture_output=True, text=True)
+        if out.returncode == 0:
+            return
+        print(f"  (pull of {ref} failed: {out.stderr.strip()[:300]})", flush=True)
+        time.sleep(2 * (attempt + 1))
+    raise RuntimeError(f"cannot pull {ref}")
+
+
+def pushed(name, kind, label):
+    """Where the push backend's runner pushes a commit's image."""
+    return f"{REGISTRY}/pycache-bench/{name}-{kind}:{label}"
+
+
 def cache_specs(backend, name, kind, label, cache_root):
     """(--cache-to, --cache-from) of one export of a history's commit."""
     if backend == "local":
@@ -407,9 +433,13 @@ def history(project, kind, run_no, wanted, results, cache_root):
         build(kind, work, tag, extra, label)
         previous, _ = image_layers(tag)
 
-    def timed(scenario, extra=()):
+    def timed(scenario, extra=(), fetch=None):
         nonlocal previous, checked
         r = build(kind, work, tag, extra, scenario)
+        if fetch:
+            # Pushed, not loaded: pulled into the store (untimed) to be measured and run.
+            pull(fetch)
+            sh(["docker", "tag", fetch, tag])
         layers, exact = image_layers(tag)
         old = {d for d, _ in previous or []}
         # Since the previous result: this scenario's own set-up (an export, a warm-up) included.
@@ -481,18 +511,29 @@ def history(project, kind, run_no, wanted, results, cache_root):
             if change == "add-dep":
                 # The previous commit: the project as it was before add-dep and bump-dep.
                 revert(project, work, ["add-dep", "bump-dep"])
-            backends = [b for b in ("local", "registry") if f"fresh-ci-{change}-{b}" in wanted]
-            specs = {b: cache_specs(b, name, kind, f"{nonce}-{change}", cache_root) for b in backends}
+            backends = [b for b in BACKENDS if f"fresh-ci-{change}-{b}" in wanted]
+            specs = {b: cache_specs(b, name, kind, f"{nonce}-{change}-{b}", cache_root) for b in backends}
             # One export per build: with two --cache-to in one build, the local export's
             # index.json was seen naming the registry export's manifest (then not imported).
             for b, (to, _) in specs.items():
                 untimed(["--cache-to", to], f"export-{change}-{b}")
+                if b == "push":
+                    # CI pushed the previous commit's image where the next one goes.
+                    sh(["docker", "tag", tag, pushed(name, kind, f"{nonce}-{change}-previous")])
+                    sh(["docker", "push", "--quiet", pushed(name, kind, f"{nonce}-{change}-previous")])
+                    sh(["docker", "image", "rm", pushed(name, kind, f"{nonce}-{change}-previous")])
             exports[change] = ({b: cache_from for b, (_, cache_from) in specs.items()}, previous)
             overlay(project / "steps" / change, work)
         if chosen:
             cache_from, previous = exports[change]
             fresh_runner(tag)
-            timed(scenario, ["--cache-from", cache_from[backend]])
+            extra, fetch = ["--cache-from", cache_from[backend]], None
+            if backend == "push":
+                fetch = pushed(name, kind, f"{nonce}-{change}-next")
+                extra += ["--output", f"type=image,name={fetch},push=true,store=false"]
+            timed(scenario, extra, fetch)
+            if fetch:
+                sh(["docker", "image", "rm", fetch])
         else:
             previous = None
     for old in cache_root.glob(f"{name}-{kind}-*"):
