@@ -55,6 +55,18 @@ pub struct LockedPackage {
     /// The lock lists no wheel that fits the target but an sdist: it is built from source,
     /// which may need compilers and headers (`pycache init` names the apt packages).
     pub sdist_only: bool,
+    /// The wheels of a package from an index that fit the target, when the lock names them by
+    /// URL with a hash (uv.lock and pylock.toml do; poetry.lock and requirements files do
+    /// not): its layer installs them from there, as `uv sync` does, without asking the index.
+    pub wheels: Vec<LockedWheel>,
+}
+
+/// A wheel as the lock names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedWheel {
+    pub url: String,
+    /// `algorithm:value`, as in [`LockedPackage::hashes`].
+    pub hash: String,
 }
 
 impl LockedPackage {
@@ -228,6 +240,7 @@ mod tests {
             sdist_only: false,
             size: 1,
             marker: Some("python_full_version < '3.13'".into()),
+            wheels: Vec::new(),
         };
         assert_eq!(
             p.requirement_line(),

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::markers::{self, Target};
 use super::{
-    LocalPackage, LockedEnv, LockedPackage, PYPI, PackageSource, ParseError, Problem,
+    LocalPackage, LockedEnv, LockedPackage, LockedWheel, PYPI, PackageSource, ParseError, Problem,
     estimated_size, file_name, wheel_fits,
 };
 use crate::detect::pyproject::normalize_name;
@@ -305,7 +305,7 @@ fn installed(
 ) -> Result<Installed, String> {
     let sdist_only =
         pkg.sdist.is_some() && !pkg.wheels.iter().any(|w| wheel_fits(w.file(), target));
-    let third_party = |source, hashes, size| {
+    let third_party = |source, hashes, size, wheels| {
         Installed::ThirdParty(LockedPackage {
             name: name.to_owned(),
             version: pkg.version.clone().unwrap_or_default(),
@@ -314,6 +314,7 @@ fn installed(
             size,
             marker: marker.clone(),
             sdist_only,
+            wheels,
         })
     };
     if let Some(vcs) = &pkg.vcs {
@@ -331,7 +332,12 @@ fn installed(
             .as_ref()
             .ok_or("its vcs table has no commit-id")?;
         let direct = super::git::direct_url(url, commit, vcs.subdirectory.as_deref());
-        return Ok(third_party(PackageSource::Direct(direct), Vec::new(), 0));
+        return Ok(third_party(
+            PackageSource::Direct(direct),
+            Vec::new(),
+            0,
+            Vec::new(),
+        ));
     }
     if let Some(dir) = &pkg.directory {
         let mut path = dir
@@ -367,6 +373,7 @@ fn installed(
             PackageSource::Direct(url.clone()),
             hashes(&archive.hashes),
             0,
+            Vec::new(),
         ));
     }
     let fitting: Vec<&Distribution> = pkg
@@ -408,6 +415,15 @@ fn installed(
             PackageSource::Registry(index.trim_end_matches('/').to_owned()),
             all_hashes,
             size,
+            fitting
+                .iter()
+                .filter_map(|w| {
+                    Some(LockedWheel {
+                        url: w.url.clone()?,
+                        hash: preferred_hash(&w.hashes)?,
+                    })
+                })
+                .collect(),
         )),
         // Without an index (or a version to ask it for), the one file to install is named by
         // its URL.
@@ -416,6 +432,7 @@ fn installed(
                 PackageSource::Direct(one.url.clone().unwrap_or_default()),
                 hashes(&one.hashes),
                 size,
+                Vec::new(),
             )),
             _ => Err(
                 "it has no index and several files fit the target: the file to install cannot be told from its URL alone"
@@ -423,6 +440,15 @@ fn installed(
             ),
         },
     }
+}
+
+/// A file's sha256 as `sha256:value`, else its first hash.
+fn preferred_hash(table: &BTreeMap<String, String>) -> Option<String> {
+    let all = hashes(table);
+    all.iter()
+        .find(|h| h.starts_with("sha256:"))
+        .or(all.first())
+        .cloned()
 }
 
 /// A file's `hashes` table as `algorithm:value`.

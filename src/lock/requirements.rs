@@ -73,6 +73,7 @@ pub fn select(
                 marker,
                 // A requirements file does not say which files exist.
                 sdist_only: false,
+                wheels: Vec::new(),
             });
         }
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pep508_rs::{ExtraName, MarkerTree};
 
 use super::markers::{self, Target};
-use super::{LocalPackage, LockedEnv, LockedPackage, PackageSource, estimated_size};
+use super::{LocalPackage, LockedEnv, LockedPackage, LockedWheel, PackageSource, estimated_size};
 use crate::detect::pyproject::normalize_name;
 use crate::detect::uvlock::{LockedDependency, LockedPackage as UvPackage, SourceKind, UvLock};
 
@@ -224,6 +224,22 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
         target,
     );
     let string = |key: &str| pkg.source.get(key).and_then(toml::Value::as_str);
+    let from_index = string("git").is_none() && string("url").is_none() && local_dir(pkg).is_none();
+    let locked_wheels = if from_index {
+        artifacts
+            .wheels
+            .iter()
+            .filter(fits)
+            .filter_map(|w| {
+                Some(LockedWheel {
+                    url: w.url.clone()?,
+                    hash: w.hash.clone()?,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let source = if let Some(git) = string("git") {
         PackageSource::Direct(git_url(git))
     } else if let Some(url) = string("url") {
@@ -258,6 +274,7 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
         size,
         marker,
         sdist_only: artifacts.sdist.is_some() && !artifacts.wheels.iter().any(|w| fits(&w)),
+        wheels: locked_wheels,
     }
 }
 

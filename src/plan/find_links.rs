@@ -205,10 +205,12 @@ mod tests {
             files[0].target,
             "/pycache/find-links/wheels/localgreet-1.0.0-py3-none-any.whl"
         );
-        // six comes from PyPI, hashed, with no local directory mounted.
+        // six comes from PyPI, hashed, with no local directory mounted (its wheel by the
+        // lock's URL).
         let six = run(StepId::Dependencies(1));
         assert!(six.script.contains("--require-hashes"));
-        assert!(!six.script.contains("find-links"));
+        assert!(!six.script.contains("/pycache/find-links"));
+        assert!(six.script.contains("--find-links=/pycache/links.html"));
         assert!(
             six.binds
                 .iter()

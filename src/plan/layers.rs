@@ -19,6 +19,7 @@
 //! name, then buckets: a fixed order keeps the layers below a change identical.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
@@ -26,10 +27,13 @@ use super::{
     Action, Bind, BindSource, CacheMount, DependencyLayer, Run, SecretMount, Stage, Step, StepId,
     VENV,
 };
-use crate::lock::{LockedEnv, LockedPackage};
+use crate::lock::{self, LockedEnv, LockedPackage};
 
 /// Where a dependency layer's requirements file is mounted in its step.
 pub const REQUIREMENTS: &str = "/pycache/requirements.txt";
+
+/// Where a layer reads [`Group::links`].
+pub const LINKS: &str = "/pycache/links.html";
 
 /// Where a dependency layer's step copies its `RECORD` files, as `<python>/site-packages/…`: a
 /// result of the step apart from its filesystem ([`Run::output`]), that the check mounts.
@@ -114,6 +118,31 @@ impl Group<'_> {
     pub fn all_hashed(&self) -> bool {
         self.packages.iter().all(|p| !p.hashes.is_empty())
     }
+
+    /// The lock's own wheels of the layer, as a flat index page (uv's `--find-links`): each
+    /// link is a URL of the lock with its hash. `None` unless the lock names, for every
+    /// package of the layer, an index it comes from and a wheel that fits the target.
+    pub fn links(&self) -> Option<String> {
+        let named = self
+            .packages
+            .iter()
+            .all(|p| p.registry().is_some() && !p.sdist_only && !p.wheels.is_empty());
+        if !named || !self.all_hashed() {
+            return None;
+        }
+        let mut html = String::from("<!DOCTYPE html>\n<html><body>\n");
+        for wheel in self.packages.iter().flat_map(|p| &p.wheels) {
+            let (algorithm, value) = wheel.hash.split_once(':')?;
+            let _ = writeln!(
+                html,
+                "<a href=\"{}#{algorithm}={value}\">{}</a><br/>",
+                escape_html(&wheel.url),
+                escape_html(lock::file_name(&wheel.url))
+            );
+        }
+        html.push_str("</body></html>\n");
+        Some(html)
+    }
 }
 
 /// Dependency layer `index`: the step installing `group` with `script`, which reads the
@@ -156,6 +185,22 @@ pub(super) fn layer(
             .map(|p| (format!("{} {}", p.name, p.version), p.size))
             .collect(),
     }
+}
+
+/// `text` as HTML text or a quoted attribute value.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The layers of `env`'s packages, within `budget`.
@@ -255,6 +300,7 @@ mod tests {
             size,
             marker: None,
             sdist_only: false,
+            wheels: Vec::new(),
         }
     }
 
@@ -376,6 +422,33 @@ mod tests {
             assert_eq!(g1.len(), g2.len());
             assert_eq!(g1.iter().zip(&g2).filter(|(x, y)| x != y).count(), 1, "{n}");
         }
+    }
+
+    #[test]
+    fn links_name_the_lock_urls_with_their_hashes_only_when_every_package_has_them() {
+        let mut six = pkg("six", 1);
+        six.wheels = vec![crate::lock::LockedWheel {
+            url: "https://files.example/p/six-1.0-py3-none-any.whl?a=1&b=\"2\"".into(),
+            hash: "sha256:abc".into(),
+        }];
+        let group = |packages| Group {
+            key: GroupKey::All,
+            packages,
+        };
+        let html = group(vec![&six]).links().unwrap();
+        assert!(
+            html.contains("<a href=\"https://files.example/p/six-1.0-py3-none-any.whl?a=1&amp;b=&quot;2&quot;#sha256=abc\">"),
+            "{html}"
+        );
+        // A package the lock names no wheel of (poetry.lock, requirements files) asks the index.
+        let attrs = pkg("attrs", 1);
+        assert_eq!(group(vec![&six, &attrs]).links(), None);
+        let mut built = six.clone();
+        built.sdist_only = true;
+        assert_eq!(group(vec![&built]).links(), None);
+        let mut direct = six.clone();
+        direct.source = PackageSource::Direct("https://x.example/six.whl".into());
+        assert_eq!(group(vec![&direct]).links(), None);
     }
 
     #[test]

@@ -255,12 +255,12 @@ fn dependency_layer(
     }
     // Local directories of distributions, from named contexts: a layer of them alone needs
     // no index and no network.
-    let links = find_links::layer_links(ctx.recipe, &group.packages);
+    let dirs = find_links::layer_links(ctx.recipe, &group.packages);
     let local_only = group.packages.iter().all(|p| p.directory().is_some());
     if local_only {
         args.push("--no-index".into());
     }
-    args.extend(links.args);
+    args.extend(dirs.args);
     // uv's cache keeps a find-links wheel by its file name, and the lock has no hash to tell
     // a rebuilt wheel of the same name and version from the cached one: read it again (the
     // step runs only when its wheel changed).
@@ -297,11 +297,19 @@ fn dependency_layer(
         .filter_map(|p| Some((p.name.clone(), p.ssh_remote()?)))
         .collect();
     let access = ssh::access(ctx.recipe, &over_ssh);
+    let from_index = retried(&format!("{UV_HOME}/bin/uv {}", shell::join(&args)));
+    // The lock's URLs need no index, unless the recipe asks for a mirror or credentials.
+    let links = group
+        .links()
+        .filter(|_| credentials.mounts.is_empty() && secrets::recipe_urls(ctx.recipe).is_empty());
+    let install = match &links {
+        Some(_) => from_lock_urls(&args, &from_index),
+        None => from_index,
+    };
     let script = format!(
-        "set -eu\n{}{}{}rm -f {VENV}/.lock\n{}{}",
+        "set -eu\n{}{}{install}rm -f {VENV}/.lock\n{}{}",
         credentials.script,
         access.as_ref().map_or("", |a| a.script.as_str()),
-        retried(&format!("{UV_HOME}/bin/uv {}", shell::join(&args))),
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
     );
@@ -315,7 +323,11 @@ fn dependency_layer(
         credentials.mounts,
     );
     if let Action::Run(run) = &mut layer.step.action {
-        run.binds.extend(links.binds);
+        run.binds.extend(dirs.binds);
+        run.binds.extend(links.map(|html| Bind {
+            source: BindSource::Text(html),
+            target: layers::LINKS.into(),
+        }));
         run.offline = local_only;
         ssh::grant(run, access);
     }
@@ -351,6 +363,35 @@ fn retried(command: &str) -> String {
 
 /// Where [`retried`] keeps an attempt's error output, on the step's tmpfs.
 const ERRORS: &str = "/tmp/.pycache-err";
+
+/// The install of `args` (a layer's, from the index) from the lock's own URLs instead
+/// ([`layers::LINKS`]), as `uv sync` installs a lock: no round trip to the index. Where that
+/// cannot work (a wheel the base image's libc does not take, which leaves only the sdist and
+/// its build dependencies from an index), the layer asks the index: `from_index`.
+fn from_lock_urls(args: &[String], from_index: &str) -> String {
+    let mut lock_args: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--default-index=") && !a.starts_with("--index="))
+        .cloned()
+        .collect();
+    let at = lock_args.len().saturating_sub(1);
+    lock_args.splice(
+        at..at,
+        [
+            "--no-index".to_owned(),
+            format!("--find-links={}", layers::LINKS),
+        ],
+    );
+    format!(
+        "if {UV_HOME}/bin/uv {} 2>{ERRORS}; then\n\
+         \x20 cat {ERRORS} >&2\n\
+         else\n\
+         \x20 echo \"pycache: the lock's wheels did not install from its URLs ($(tail -n 1 {ERRORS})); asking the index\" >&2\n\
+         {from_index}\
+         fi\n",
+        shell::join(&lock_args)
+    )
+}
 
 /// Builds and installs the project's own packages from the source, on the empty environment:
 /// their dependencies are the layers', so a dependency change never rebuilds the project.
@@ -495,11 +536,15 @@ mod tests {
     /// (and succeeds past them), in a real `sh`, with `sleep` stubbed out. Returns the exit
     /// code, the attempts made and the step's stderr.
     fn attempts(errors: &[&str]) -> (i32, usize, String) {
-        let dir = std::env::temp_dir().join(format!(
-            "pycache-retried-{}-{}",
-            std::process::id(),
-            errors.len() * 100 + errors.first().map_or(0, |e| e.len())
-        ));
+        run_install(errors, &retried("fake-uv --flag"))
+    }
+
+    /// Runs `install` (a script calling `fake-uv`) as [`attempts`] does.
+    fn run_install(errors: &[&str], install: &str) -> (i32, usize, String) {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("pycache-retried-{}-{run}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let count = dir.join("count");
         let mut stub = format!(
@@ -525,7 +570,8 @@ mod tests {
         }
         // The error file in the test's own directory, not the host's /tmp.
         let errors = dir.join("err");
-        let script = format!("set -eu\n{}", retried("fake-uv --flag"))
+        let script = format!("set -eu\n{install}")
+            .replace(&format!("{UV_HOME}/bin/uv"), "fake-uv")
             .replace(ERRORS, &errors.display().to_string());
         let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
         let out = Command::new("sh")
@@ -585,5 +631,38 @@ mod tests {
         );
         let refused = "client error (Connect): Connection refused (os error 111)";
         assert_eq!(attempts(&[refused]).1, 1);
+    }
+
+    #[test]
+    fn a_layer_installs_from_the_lock_urls_and_asks_the_index_only_when_that_fails() {
+        let args: Vec<String> = [
+            "pip",
+            "install",
+            "--default-index=https://i.example/simple",
+            "--requirement=r",
+        ]
+        .map(String::from)
+        .to_vec();
+        let install = from_lock_urls(&args, &retried("fake-uv --from-index"));
+        assert!(
+            install.contains(
+                "pip install --no-index --find-links=/pycache/links.html --requirement=r"
+            ) && !install.lines().next().unwrap().contains("i.example"),
+            "{install}"
+        );
+        let (code, made, err) = run_install(&[], &install);
+        assert_eq!((code, made), (0, 1), "{err}");
+        assert!(!err.contains("asking the index"), "{err}");
+        let no_wheel = "Because only pkg==1.0 is available and pkg==1.0 has no wheels with a matching platform tag";
+        let (code, made, err) = run_install(&[no_wheel], &install);
+        assert_eq!((code, made), (0, 2), "{err}");
+        assert!(
+            err.contains("asking the index")
+                && err.contains("no wheels with a matching platform tag"),
+            "{err}"
+        );
+        // The index's own failure is the step's.
+        let (code, made, err) = run_install(&[no_wheel, "Hash mismatch"], &install);
+        assert_eq!((code, made), (2, 2), "{err}");
     }
 }

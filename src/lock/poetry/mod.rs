@@ -469,6 +469,8 @@ fn installed(
             && !files
                 .iter()
                 .any(|(f, _)| f.is_some_and(|f| wheel_fits(f, target))),
+        // poetry.lock names files, not their URLs: the index is asked.
+        wheels: Vec::new(),
     }))
 }
 
