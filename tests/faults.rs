@@ -50,19 +50,41 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
     let lock = std::fs::read_to_string(dir.join("uv.lock")).unwrap();
     // Nothing listens on port 9 of the build container's loopback: refused at once.
     let unreachable = "http://127.0.0.1:9/simple";
-    let broken = lock.replace(
+    let index_down = lock.replace(
         "source = { registry = \"https://pypi.org/simple\" }",
         &format!("source = {{ registry = \"{unreachable}\" }}"),
     );
-    assert_ne!(broken, lock);
-    std::fs::write(dir.join("uv.lock"), broken).unwrap();
+    assert_ne!(index_down, lock);
     let tag = "pycache-e2e/faults-index:latest";
+    // An index that is down does not fail a lock that names its files: they are installed
+    // from the lock's URLs, as `uv sync` installs them.
+    std::fs::write(dir.join("uv.lock"), &index_down).unwrap();
+    let from_urls = build(&engine, &dir, tag, &[]);
+    assert!(from_urls.ok, "{}", log_tail(&from_urls));
+    assert!(
+        !decoded_log(&from_urls).contains("asking the index"),
+        "{}",
+        log_tail(&from_urls)
+    );
+    // The files unreachable too: the layer asks the index, which fails.
+    let broken = index_down.replace(
+        "https://files.pythonhosted.org/",
+        "http://127.0.0.1:9/files/",
+    );
+    assert_ne!(broken, index_down);
+    std::fs::write(dir.join("uv.lock"), broken).unwrap();
     let failed = build(&engine, &dir, tag, &[]);
     assert!(!failed.ok, "a build from an unreachable index must fail");
-    let log = log_tail(&failed);
+    // The step's output, less BuildKit's echo of the failed script.
+    let log: String = decoded_log(&failed)
+        .lines()
+        .filter(|l| !l.contains("did not complete successfully"))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         log.contains("six") && log.contains("127.0.0.1:9"),
-        "the error names neither the package nor the index:\n{log}"
+        "the error names neither the package nor the index:\n{}",
+        log_tail(&failed)
     );
     let failing: Vec<String> = failed
         .stderr
