@@ -126,20 +126,27 @@ pub fn build(engine: &Engine, dir: &Path, tag: &str, extra: &[&str]) -> Build {
 /// `docker buildx build -f file dir`, tagged `tag`, with rawjson progress; the frontend is the
 /// file's own (a Dockerfile without `# syntax=` gets the engine's built-in one).
 ///
-/// A build that fails on a transient network fault of this machine (a download timing out or a
-/// name lookup refused under the burst of parallel layer downloads) is tried again, up to three
-/// times, and says so on stderr: such a fault is not what any test is about.
+/// A build that fails on a transient fault (a download timing out or a name lookup refused
+/// under the burst of parallel layer downloads, or the engine's own export race) is tried
+/// again, up to three times, and says so on stderr: such a fault is not what any test is about.
+/// A step that ran in a failed attempt counts as run in the result, though the next attempt
+/// finds it in the cache: the steps are what this build ran.
 pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[&str]) -> Build {
     let mut attempt = 1;
+    let mut ran: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     loop {
-        let b = build_file_once(engine, file, dir, tag, extra);
+        let mut b = build_file_once(engine, file, dir, tag, extra);
+        for (name, cached) in &mut b.steps {
+            if ran.contains(name.as_str()) {
+                *cached = false;
+            }
+        }
         // rawjson carries the steps' output base64-encoded: look in the decoded log.
         let log = if b.ok { String::new() } else { decoded_log(&b) };
         match transient_fault(&log) {
             Some(fault) if attempt < 3 => {
-                eprintln!(
-                    "build of {tag} failed on a transient network fault ({fault}); trying again"
-                );
+                eprintln!("build of {tag} failed on a transient fault ({fault}); trying again");
+                ran.extend(b.steps.iter().filter(|(_, c)| !c).map(|(n, _)| n.clone()));
                 attempt += 1;
             }
             _ => return b,
@@ -147,16 +154,20 @@ pub fn build_file(engine: &Engine, file: &Path, dir: &Path, tag: &str, extra: &[
     }
 }
 
-/// The transient network fault of this machine that a failed build's (decoded) log shows, if
-/// any: a download timing out or a name lookup refused under a burst of parallel downloads.
+/// The transient fault that a failed build's (decoded) log shows, if any: of this machine's
+/// network, a download timing out or a name lookup refused under a burst of parallel
+/// downloads; of the engine, containerd's unpack of the exported image racing its own snapshot
+/// clean-up (moby/buildkit#6521, containerd#10835: seen after prunes, here and on GitHub's
+/// runners).
 pub fn transient_fault(log: &str) -> Option<&'static str> {
-    const TRANSIENT: [&str; 5] = [
+    const TRANSIENT: [&str; 6] = [
         "network timeout",
         "Temporary failure in name resolution",
         "failed to lookup address",
         "operation timed out",
         // apt's words for a refused name lookup.
         "Temporary failure resolving",
+        "failed to prepare extraction snapshot",
     ];
     // Not in BuildKit's echo of a failed step's script (`process "/bin/sh -c …"`): pycache's
     // install steps name these faults themselves, to retry on them.
