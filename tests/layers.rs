@@ -60,9 +60,9 @@ fn rename_in_lock(lock: &std::path::Path, name: &str) {
     std::fs::write(lock, renamed).unwrap();
 }
 
-/// The dependency layer a bump of zope-event re-runs: the bucket it shares with two others
-/// (`layers = "auto"`, 13 small packages; see `testdata/uv-layers/explain.txt`).
-const ZOPE_EVENT_BUMPED: &str = "[builder] deps: 3 packages (greenlet, idna, zope-event)";
+/// The dependency layer a bump of zope-event re-runs: its own (`layers = 13`, one per package;
+/// see `testdata/uv-layers/explain.txt`).
+const ZOPE_EVENT_BUMPED: &str = "[builder] deps: zope-event 6.1";
 
 /// uv.lock with zope-event 6.2 → 6.1 (`uv lock --upgrade-package zope-event==6.1`), nothing else.
 fn bump_zope_event(dir: &std::path::Path, project: Option<&str>) {
@@ -162,10 +162,10 @@ fn one_changed_dependency_rebuilds_one_layer_locally_and_from_exported_caches() 
         ],
     );
     assert!(first.ok, "{}", log_tail(&first));
-    // 13 packages, none large: 8 buckets by name, 6 of them used.
+    // 13 packages, a layer each.
     assert_eq!(
         dependency_layers_run(&first).len(),
-        6,
+        13,
         "{:?}",
         dependency_layers_run(&first)
     );

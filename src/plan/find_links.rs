@@ -190,7 +190,17 @@ mod tests {
             Action::Run(run) => run.clone(),
             other => panic!("{other:?}"),
         };
-        let local = run(StepId::Dependencies(0));
+        // Layers are ordered by bytes per package: find each by what it installs.
+        let layer_of = |name: &str| {
+            let i = plan
+                .env
+                .dependencies
+                .iter()
+                .position(|d| d.packages.iter().any(|(p, _)| p.starts_with(name)))
+                .unwrap();
+            run(StepId::Dependencies(i))
+        };
+        let local = layer_of("localgreet ");
         assert!(local.script.contains(
             "--no-deps --no-index --find-links=/pycache/find-links/wheels --refresh-package=localgreet --requirement="
         ));
@@ -207,7 +217,7 @@ mod tests {
         );
         // six comes from PyPI, hashed, with no local directory mounted (its wheel by the
         // lock's URL).
-        let six = run(StepId::Dependencies(1));
+        let six = layer_of("six ");
         assert!(six.script.contains("--require-hashes"));
         assert!(!six.script.contains("/pycache/find-links"));
         assert!(six.script.contains("--find-links=/pycache/links.html"));
