@@ -266,7 +266,7 @@ fn text_inputs(out: &mut String, stage: &str, step: &Step) {
                 out,
                 "\n# {}, read by {stage}\nFROM scratch AS {}\nADD --checksum=sha256:{sha256} {url} /content\n",
                 bind.target,
-                input_stage(stage, bind)
+                input_stage(stage, step, bind)
             );
         }
         if let BindSource::Text(text) = &bind.source {
@@ -274,7 +274,7 @@ fn text_inputs(out: &mut String, stage: &str, step: &Step) {
                 out,
                 "\n# {}, read by {stage}\nFROM scratch AS {}\n",
                 bind.target,
-                input_stage(stage, bind)
+                input_stage(stage, step, bind)
             );
             let delim = delimiter(text);
             let _ = write!(out, "COPY <<'{delim}' /content\n{text}");
@@ -286,7 +286,26 @@ fn text_inputs(out: &mut String, stage: &str, step: &Step) {
     }
 }
 
-fn input_stage(stage: &str, bind: &Bind) -> String {
+/// The stage holding what `bind` mounts: named after its file, or, for a wheel the daemon
+/// downloads (several of one layer may share a stem: `numpy-2.1.3-…`, `numpy-2.2.0-…`), after
+/// its place among the layer's downloads.
+fn input_stage(stage: &str, step: &Step, bind: &Bind) -> String {
+    if let (Action::Run(run), BindSource::Download { .. }) = (&step.action, &bind.source)
+        && bind
+            .target
+            .starts_with(&format!("{}/", crate::plan::layers::WHEELS))
+    {
+        let n = run
+            .binds
+            .iter()
+            .filter(|b| {
+                b.target
+                    .starts_with(&format!("{}/", crate::plan::layers::WHEELS))
+            })
+            .position(|b| b == bind)
+            .unwrap_or(0);
+        return format!("{stage}-wheel-{}", n + 1);
+    }
     let file = bind.target.rsplit('/').next().unwrap_or("input");
     let stem = file.split('.').next().unwrap_or(file);
     format!("{stage}-{stem}")
@@ -390,7 +409,7 @@ fn bind_flag(step: &Step, bind: &Bind) -> String {
             };
             format!(
                 "--mount=type=bind,from={},source=/content,target={}",
-                input_stage(&stage, bind),
+                input_stage(&stage, step, bind),
                 bind.target
             )
         }

@@ -1,6 +1,7 @@
 //! Faults, end to end on pycache's own engines (see `tests/e2e.rs` for how they run): an
-//! unreachable index fails naming the package and the index, and the build after the fix
-//! reuses every layer below; a build interrupted mid-install leaves a cache the next build
+//! unreachable index is not asked for the files a lock names, unreachable files fail naming the
+//! file and where, an unreachable mirror fails naming the package and the index, and the build
+//! after the fix reuses every layer below; a build interrupted mid-install leaves a cache the next build
 //! uses; ten builds of different projects at once, sharing the cache mounts, all give correct
 //! images. (The daemon hanging up on the frontend is `tests/gateway.rs`, with a fake daemon.)
 
@@ -41,6 +42,20 @@ fn scratch(case: &str, tag: &str) -> (PathBuf, String) {
     (dir, workdir)
 }
 
+/// The (name, error) of each vertex of `build` that failed.
+fn failing_vertices(build: &Build) -> Vec<(String, String)> {
+    build
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .flat_map(|v| v["vertexes"].as_array().cloned().unwrap_or_default())
+        .filter_map(|vx| {
+            let error = vx.get("error")?.as_str()?.to_owned();
+            Some((vx["name"].as_str()?.to_owned(), error))
+        })
+        .collect()
+}
+
 #[test]
 #[ignore = "needs the engine: scripts/test.sh runs it"]
 fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_layer_below() {
@@ -48,7 +63,9 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
     let engine = containerd();
     let (dir, _) = scratch("uv-minimal", "index");
     let lock = std::fs::read_to_string(dir.join("uv.lock")).unwrap();
-    // Nothing listens on port 9 of the build container's loopback: refused at once.
+    let recipe = std::fs::read_to_string(dir.join("pycache.toml")).unwrap();
+    // Nothing listens on port 9 of the build container's loopback, nor of the daemon's: refused
+    // at once.
     let unreachable = "http://127.0.0.1:9/simple";
     let index_down = lock.replace(
         "source = { registry = \"https://pypi.org/simple\" }",
@@ -56,8 +73,8 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
     );
     assert_ne!(index_down, lock);
     let tag = "pycache-e2e/faults-index:latest";
-    // An index that is down does not fail a lock that names its files: they are installed
-    // from the lock's URLs, as `uv sync` installs them.
+    // An index that is down does not fail a lock that names its files: the daemon downloads
+    // them from the lock's URLs, as `uv sync` would.
     std::fs::write(dir.join("uv.lock"), &index_down).unwrap();
     let from_urls = build(&engine, &dir, tag, &[]);
     assert!(from_urls.ok, "{}", log_tail(&from_urls));
@@ -66,13 +83,36 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
         "{}",
         log_tail(&from_urls)
     );
-    // The files unreachable too: the layer asks the index, which fails.
+
+    // The files unreachable too, and not in the engine's cache (which keys a download by its
+    // hash, so a file it already has is never fetched again): the daemon's download of six's
+    // wheel fails (as `uv sync` of this lock fails), naming the file and where it was asked for.
+    engine.prune_build_cache();
     let broken = index_down.replace(
         "https://files.pythonhosted.org/",
         "http://127.0.0.1:9/files/",
     );
     assert_ne!(broken, index_down);
     std::fs::write(dir.join("uv.lock"), broken).unwrap();
+    let failed = build(&engine, &dir, tag, &[]);
+    assert!(!failed.ok, "a build from unreachable files must fail");
+    let failing = failing_vertices(&failed);
+    assert!(
+        failing
+            .iter()
+            .any(|(n, e)| n.starts_with("[download] six-1.17.0-") && e.contains("127.0.0.1:9")),
+        "the failing step is not the download of six's wheel, or does not say where: {failing:?}\n{}",
+        log_tail(&failed)
+    );
+
+    // The lock as it was, but the recipe's own index (a mirror the builder must use) down: six's
+    // layer asks it, and fails naming the package and the index.
+    std::fs::write(dir.join("uv.lock"), &lock).unwrap();
+    std::fs::write(
+        dir.join("pycache.toml"),
+        format!("{recipe}\n[python]\nindex-url = \"{unreachable}\"\n"),
+    )
+    .unwrap();
     let failed = build(&engine, &dir, tag, &[]);
     assert!(!failed.ok, "a build from an unreachable index must fail");
     // The step's output, less BuildKit's echo of the failed script.
@@ -86,16 +126,9 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
         "the error names neither the package nor the index:\n{}",
         log_tail(&failed)
     );
-    let failing: Vec<String> = failed
-        .stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .flat_map(|v| v["vertexes"].as_array().cloned().unwrap_or_default())
-        .filter(|vx| vx.get("error").is_some())
-        .filter_map(|vx| vx["name"].as_str().map(str::to_owned))
-        .collect();
+    let failing = failing_vertices(&failed);
     assert!(
-        failing.iter().any(|n| n.contains("deps: six 1.17.0")),
+        failing.iter().any(|(n, _)| n.contains("deps: six 1.17.0")),
         "the failing step is not six's layer: {failing:?}"
     );
     let below: Vec<String> = failed
@@ -106,8 +139,13 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
         .collect();
     assert!(!below.is_empty(), "{:?}", failed.steps);
 
-    // The fix: the lock names the real index again. Everything below six's layer is reused.
-    std::fs::write(dir.join("uv.lock"), &lock).unwrap();
+    // The fix: the mirror's address corrected (here PyPI's own). Everything below six's layer is
+    // reused.
+    std::fs::write(
+        dir.join("pycache.toml"),
+        format!("{recipe}\n[python]\nindex-url = \"https://pypi.org/simple\"\n"),
+    )
+    .unwrap();
     let fixed = build(&engine, &dir, tag, &[]);
     assert!(fixed.ok, "{}", log_tail(&fixed));
     for name in &below {
@@ -117,7 +155,6 @@ fn an_unreachable_index_names_the_package_and_index_and_the_fix_reuses_every_lay
             fixed.steps
         );
     }
-    assert!(!step_cached(&fixed, "[builder] deps: six"));
     let out = run(&engine, tag, &[]);
     assert!(out.contains("six 1.17.0"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -209,6 +209,54 @@ pub fn wheel_fits(url: &str, target: &Target) -> bool {
     })
 }
 
+/// Whether CPython on glibc Linux, the target's machine and Python (its full version must be
+/// known), could install a wheel (by URL or file name), by all three of its tags: a superset of
+/// what uv would pick there, so a layer given only these wheels installs what it would from
+/// all of them. Not musllinux wheels, other interpreters (`pp`, `graalpy`), or free-threaded and
+/// debug builds (`cp313t`, `cp311d`): where the base image needs one of those, the layer's
+/// install from these wheels fails and it asks the index instead.
+pub fn wheel_fits_cpython_glibc(url: &str, target: &Target) -> bool {
+    let Some(minor) = target.python.as_ref().and_then(|v| match v.release() {
+        [3, minor, ..] => Some(*minor),
+        _ => None,
+    }) else {
+        return false;
+    };
+    let Some(stem) = file_name(url).strip_suffix(".whl") else {
+        return false;
+    };
+    let mut tags = stem.rsplit('-');
+    let (Some(platforms), Some(abis), Some(pythons)) = (tags.next(), tags.next(), tags.next())
+    else {
+        return false;
+    };
+    let machine = target.platform_machine();
+    let platform_fits = platforms.split('.').any(|tag| {
+        tag == "any"
+            || ["manylinux", "linux_"].iter().any(|p| tag.starts_with(p))
+                && tag.strip_suffix(machine).is_some_and(|t| t.ends_with('_'))
+    });
+    // `py3`, `py311`, `cp311`: the minor version a tag names (`py3`: any), if Python 3's.
+    let minor_of = |tag: &str, prefix: &str| -> Option<Option<u64>> {
+        let digits = tag.strip_prefix(prefix)?.strip_prefix('3')?;
+        if digits.is_empty() {
+            return Some(None);
+        }
+        digits.parse().ok().map(Some)
+    };
+    let exact = format!("cp3{minor}");
+    let python_fits = pythons.split('.').any(|py| {
+        abis.split('.').any(|abi| match abi {
+            "none" => minor_of(py, "py")
+                .or_else(|| minor_of(py, "cp"))
+                .is_some_and(|m| m.is_none_or(|m| m <= minor)),
+            "abi3" => minor_of(py, "cp").is_some_and(|m| m.is_some_and(|m| m <= minor)),
+            abi => (abi == exact || abi == format!("{exact}m")) && py == exact,
+        })
+    });
+    platform_fits && python_fits
+}
+
 /// The size of the wheel of `artifacts` that `target` would install, estimated from wheel file
 /// names: the largest wheel built for the target's architecture (or for any), else the sdist.
 pub fn estimated_size<'a>(
@@ -279,6 +327,55 @@ mod tests {
         let pure = [("https://x/six-1.17.0-py2.py3-none-any.whl", 11)];
         assert_eq!(estimated_size(pure, Some(34), &arm64), 11);
         assert_eq!(estimated_size([], Some(34), &arm64), 34);
+    }
+
+    #[test]
+    fn wheels_fit_cpython_on_glibc_by_all_three_tags() {
+        let target = |arch: &str, python: &str| {
+            Target::new(
+                Platform::parse(&format!("linux/{arch}")).unwrap(),
+                Some(python.parse().unwrap()),
+            )
+        };
+        let cp311 = target("amd64", "3.11.7");
+        for (file, fits) in [
+            (
+                "x-1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                true,
+            ),
+            ("x-1-cp311-cp311-manylinux_2_28_x86_64.whl", true),
+            ("x-1-cp311-cp311-linux_x86_64.whl", true),
+            ("x-1-cp311-cp311-musllinux_1_2_x86_64.whl", false),
+            ("x-1-cp312-cp312-manylinux_2_17_x86_64.whl", false),
+            ("x-1-cp310-cp310-manylinux_2_17_x86_64.whl", false),
+            ("x-1-cp39-abi3-manylinux_2_17_x86_64.whl", true),
+            ("x-1-cp312-abi3-manylinux_2_17_x86_64.whl", false),
+            ("x-1-cp313-cp313t-manylinux_2_17_x86_64.whl", false),
+            ("x-1-cp311-cp311d-manylinux_2_17_x86_64.whl", false),
+            ("x-1-pp310-pypy310_pp73-manylinux_2_17_x86_64.whl", false),
+            ("x-1-py3-none-any.whl", true),
+            ("x-1-py2.py3-none-any.whl", true),
+            ("x-1-py2-none-any.whl", false),
+            ("x-1-py311-none-any.whl", true),
+            ("x-1-py312-none-any.whl", false),
+            ("x-1-cp311-none-any.whl", true),
+            ("x-1-3-py3-none-any.whl", true),
+            ("x-1-cp311-cp311-manylinux_2_17_aarch64.whl", false),
+            ("x-1-cp311-cp311-win_amd64.whl", false),
+            ("x-1-cp311-cp311-macosx_11_0_x86_64.whl", false),
+            ("x-1.tar.gz", false),
+            ("x-1-any.whl", false),
+        ] {
+            assert_eq!(wheel_fits_cpython_glibc(file, &cp311), fits, "{file}");
+        }
+        let arm = target("arm64", "3.12.1");
+        assert!(wheel_fits_cpython_glibc(
+            "https://x/y/x-1-cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+            &arm
+        ));
+        // Without the exact Python, nothing is picked: the layer reads the lock's URLs.
+        let unknown = Target::new(Platform::parse("linux/amd64").unwrap(), None);
+        assert!(!wheel_fits_cpython_glibc("x-1-py3-none-any.whl", &unknown));
     }
 
     #[test]

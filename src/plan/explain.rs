@@ -197,6 +197,28 @@ fn dependency_lines(out: &mut String, n: usize, plan: &Plan) {
     if let Some(reason) = &plan.env.single_layer_reason {
         let _ = writeln!(out, "      one layer:    {reason}");
     }
+    let downloads = |d: &super::DependencyLayer| match &d.step.action {
+        Action::Run(run) => run
+            .binds
+            .iter()
+            .filter(|b| matches!(b.source, BindSource::Download { .. }))
+            .count(),
+        _ => 0,
+    };
+    let (fetched, wheels) = deps
+        .iter()
+        .map(downloads)
+        .fold((0, 0), |(l, w), n| (l + usize::from(n > 0), w + n));
+    if fetched > 0 {
+        let _ = writeln!(
+            out,
+            "      files:        {} of the lock, downloaded by the daemon for {} (each keyed by its sha256, fetched once), that {} install{} from",
+            plural(wheels, "wheel", "wheels"),
+            plan.platform,
+            plural(fetched, "layer", "layers"),
+            if fetched == 1 { "s" } else { "" },
+        );
+    }
     for (i, dep) in deps.iter().enumerate() {
         let what = dep
             .step

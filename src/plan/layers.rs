@@ -45,6 +45,9 @@ pub const REQUIREMENTS: &str = "/pycache/requirements.txt";
 /// Where a layer reads [`Group::links`].
 pub const LINKS: &str = "/pycache/links.html";
 
+/// Where a layer finds the wheels of [`Group::downloads`], one bind mount each.
+pub const WHEELS: &str = "/pycache/wheels";
+
 /// Where a dependency layer's step copies its `RECORD` files, as `<python>/site-packages/…`: a
 /// result of the step apart from its filesystem ([`Run::output`]), that the check mounts.
 /// Copied by the step itself rather than by a file op with an include pattern: BuildKit keys
@@ -134,11 +137,7 @@ impl Group<'_> {
     /// link is a URL of the lock with its hash. `None` unless the lock names, for every
     /// package of the layer, an index it comes from and a wheel that fits the target.
     pub fn links(&self) -> Option<String> {
-        let named = self
-            .packages
-            .iter()
-            .all(|p| p.registry().is_some() && !p.sdist_only && !p.wheels.is_empty());
-        if !named || !self.all_hashed() {
+        if !self.named_by_the_lock() {
             return None;
         }
         let mut html = String::from("<!DOCTYPE html>\n<html><body>\n");
@@ -153,6 +152,43 @@ impl Group<'_> {
         }
         html.push_str("</body></html>\n");
         Some(html)
+    }
+}
+
+impl Group<'_> {
+    /// Whether the lock names, for every package of the layer, an index it comes from, its
+    /// hashes and a wheel that fits the target's platform.
+    fn named_by_the_lock(&self) -> bool {
+        self.all_hashed()
+            && self
+                .packages
+                .iter()
+                .all(|p| p.registry().is_some() && !p.sdist_only && !p.wheels.is_empty())
+    }
+
+    /// The lock's wheels of the layer that CPython on glibc Linux could install on `target`
+    /// (its exact Python known: [`lock::wheel_fits_cpython_glibc`]), as `(url, sha256 hex)`, for
+    /// the daemon to download: each is then an HTTP source checked and keyed by its hash, cached
+    /// once for every layer and build, fetched while the builder is still being made, and the
+    /// layer installs from these files alone, with no name lookup or connection of its own.
+    /// `None` unless every package of the layer has such a wheel with a sha256.
+    pub fn downloads(&self, target: &lock::Target) -> Option<Vec<(&str, &str)>> {
+        if !self.named_by_the_lock() {
+            return None;
+        }
+        let mut files = Vec::new();
+        for p in &self.packages {
+            let before = files.len();
+            for w in &p.wheels {
+                if lock::wheel_fits_cpython_glibc(&w.url, target) {
+                    files.push((w.url.as_str(), w.hash.strip_prefix("sha256:")?));
+                }
+            }
+            if files.len() == before {
+                return None;
+            }
+        }
+        Some(files)
     }
 }
 

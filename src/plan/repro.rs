@@ -22,9 +22,11 @@ pub(super) fn normalize_mtimes(workdir: &str) -> String {
     )
 }
 
-/// uv writes `uv_cache.json` (with the build's time) into the dist-info of local packages it
-/// builds, and lists it in `RECORD`: drop both, so the project layer is reproducible. Only uv
-/// reads the file, to decide whether to rebuild, and the image has no uv.
+/// uv writes `uv_cache.json` (with the build's or the file's time) into the dist-info of local
+/// packages it builds and of wheels it installs from local files, and lists it in `RECORD`:
+/// drop both, so the project and dependency layers are reproducible and their `RECORD`s those
+/// of `uv sync`. Only uv reads the file, to decide whether to reinstall, and the image has no
+/// uv.
 pub(super) fn drop_uv_cache_info() -> String {
     format!(
         "for f in {VENV}/lib/python*/site-packages/*.dist-info/uv_cache.json; do [ -e \"$f\" ] || continue; rm \"$f\"; sed -i '/uv_cache\\.json,/d' \"${{f%/*}}/RECORD\"; done"

@@ -229,7 +229,14 @@ fn skeleton_step(env: &[(String, String)], ctx: &EnvContext) -> Step {
                 compile_site_packages(env, "_virtualenv.py"),
                 normalize_mtimes(ctx.workdir)
             ),
-            env: reproducible_env(&without_compile(env)),
+            // No index: the empty environment installs nothing, so a recipe's mirror does not
+            // key it (nor every layer on it).
+            env: reproducible_env(
+                &without_compile(env)
+                    .into_iter()
+                    .filter(|(k, _)| k != "UV_DEFAULT_INDEX" && k != "UV_INDEX")
+                    .collect::<Vec<_>>(),
+            ),
             // uv keeps what it learns of the interpreter in its cache: never in the layer.
             caches: vec![cache(ctx.suffix)],
             offline: true,
@@ -298,18 +305,26 @@ fn dependency_layer(
         .collect();
     let access = ssh::access(ctx.recipe, &over_ssh);
     let from_index = retried(&format!("{UV_HOME}/bin/uv {}", shell::join(&args)));
-    // The lock's URLs need no index, unless the recipe asks for a mirror or credentials.
-    let links = group
-        .links()
-        .filter(|_| credentials.mounts.is_empty() && secrets::recipe_urls(ctx.recipe).is_empty());
-    let install = match &links {
-        Some(_) => from_lock_urls(&args, &from_index),
-        None => from_index,
+    // The lock's files need no index, unless the recipe asks for a mirror or credentials: the
+    // daemon downloads them where the base image's Python is known, else the layer reads them
+    // from the lock's URLs.
+    let from_lock = credentials.mounts.is_empty() && secrets::recipe_urls(ctx.recipe).is_empty();
+    let downloads = group.downloads(&ctx.target).filter(|_| from_lock);
+    let links = group.links().filter(|_| from_lock && downloads.is_none());
+    let install = match (&downloads, &links) {
+        (Some(_), _) => {
+            from_lock_files(&args, layers::WHEELS, "the daemon's downloads", &from_index)
+        }
+        (None, Some(_)) => from_lock_files(&args, layers::LINKS, "its URLs", &from_index),
+        (None, None) => from_index,
     };
+    // A wheel installed from a local file (the daemon's downloads, a find-links context) gets
+    // uv's `uv_cache.json` with the file's time: dropped, as for the project.
     let script = format!(
-        "set -eu\n{}{}{install}rm -f {VENV}/.lock\n{}{}",
+        "set -eu\n{}{}{install}rm -f {VENV}/.lock\n{}\n{}{}",
         credentials.script,
         access.as_ref().map_or("", |a| a.script.as_str()),
+        drop_uv_cache_info(),
         compile_records(env, "*.dist-info/RECORD"),
         normalize_mtimes(ctx.workdir)
     );
@@ -328,6 +343,14 @@ fn dependency_layer(
             source: BindSource::Text(html),
             target: layers::LINKS.into(),
         }));
+        run.binds
+            .extend(downloads.into_iter().flatten().map(|(url, sha256)| Bind {
+                source: BindSource::Download {
+                    url: url.to_owned(),
+                    sha256: sha256.to_owned(),
+                },
+                target: format!("{}/{}", layers::WHEELS, lock::file_name(url)),
+            }));
         run.offline = local_only;
         ssh::grant(run, access);
     }
@@ -364,11 +387,13 @@ fn retried(command: &str) -> String {
 /// Where [`retried`] keeps an attempt's error output, on the step's tmpfs.
 const ERRORS: &str = "/tmp/.pycache-err";
 
-/// The install of `args` (a layer's, from the index) from the lock's own URLs instead
-/// ([`layers::LINKS`]), as `uv sync` installs a lock: no round trip to the index. Where that
-/// cannot work (a wheel the base image's libc does not take, which leaves only the sdist and
-/// its build dependencies from an index), the layer asks the index: `from_index`.
-fn from_lock_urls(args: &[String], from_index: &str) -> String {
+/// The install of `args` (a layer's, from the index) from the lock's own wheels instead, as
+/// `uv sync` installs a lock, with no round trip to the index: `find_links` is the wheels the
+/// daemon downloaded ([`layers::WHEELS`], `what` "the daemon's downloads") or a page of their URLs
+/// ([`layers::LINKS`], "its URLs"). Where that cannot work (a wheel the base image's libc or
+/// Python does not take, which leaves only the sdist and its build dependencies from an
+/// index), the layer asks the index: `from_index`.
+fn from_lock_files(args: &[String], find_links: &str, what: &str, from_index: &str) -> String {
     let mut lock_args: Vec<String> = args
         .iter()
         .filter(|a| !a.starts_with("--default-index=") && !a.starts_with("--index="))
@@ -379,14 +404,14 @@ fn from_lock_urls(args: &[String], from_index: &str) -> String {
         at..at,
         [
             "--no-index".to_owned(),
-            format!("--find-links={}", layers::LINKS),
+            format!("--find-links={find_links}"),
         ],
     );
     format!(
         "if {UV_HOME}/bin/uv {} 2>{ERRORS}; then\n\
          \x20 cat {ERRORS} >&2\n\
          else\n\
-         \x20 echo \"pycache: the lock's wheels did not install from its URLs ($(tail -n 1 {ERRORS})); asking the index\" >&2\n\
+         \x20 echo \"pycache: the lock's wheels did not install from {what} ($(tail -n 1 {ERRORS})); asking the index\" >&2\n\
          {from_index}\
          fi\n",
         shell::join(&lock_args)
@@ -643,7 +668,12 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let install = from_lock_urls(&args, &retried("fake-uv --from-index"));
+        let install = from_lock_files(
+            &args,
+            layers::LINKS,
+            "its URLs",
+            &retried("fake-uv --from-index"),
+        );
         assert!(
             install.contains(
                 "pip install --no-index --find-links=/pycache/links.html --requirement=r"
