@@ -219,6 +219,21 @@ fn layers_are_identical_without_build_cache_or_cache_mounts() {
             layers(&engine, &cold_tag),
             "{case}: layers differ between a cached and a clean build"
         );
+        // Nor between days: shadow-utils dates a password's last change (also in the
+        // /etc/shadow- backup) unless SOURCE_DATE_EPOCH says otherwise.
+        let shadow = root_sh(
+            &engine,
+            &cold_tag,
+            "grep -h '^app:' /etc/shadow /etc/shadow-",
+        );
+        for line in shadow.lines() {
+            assert_eq!(
+                line.split(':').nth(2),
+                Some(""),
+                "{case}: the user layer carries the day it was built: {shadow}"
+            );
+        }
+        assert_eq!(shadow.lines().count(), 2, "{case}: {shadow}");
     }
 }
 

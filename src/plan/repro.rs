@@ -50,8 +50,9 @@ pub(super) fn normalize_since_start(roots: &[&str]) -> String {
     )
 }
 
-/// Env of steps that write the environment: `SOURCE_DATE_EPOCH` makes Python write
-/// hash-checked `.pyc` files, which do not depend on mtimes.
+/// Env of steps that write the environment or the runtime user: `SOURCE_DATE_EPOCH` makes
+/// Python write hash-checked `.pyc` files, which do not depend on mtimes, and shadow-utils
+/// date a password's last change by it rather than by the day of the build.
 pub(super) fn reproducible_env(env: &[(String, String)]) -> Vec<(String, String)> {
     let mut env = env.to_vec();
     env.push(("SOURCE_DATE_EPOCH".into(), FILE_EPOCH.to_string()));

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::repro::{mark_start, normalize_since_start};
+use super::repro::{mark_start, normalize_since_start, reproducible_env};
 use super::select::Selection;
 use super::{Action, Run, Stage, Step, StepId, UID, VENV, shell, sorted_unique};
 use crate::detect::Project;
@@ -80,6 +80,10 @@ pub(super) fn user_step(user: &RuntimeUser) -> Option<Step> {
                 mark_start(),
                 normalize_since_start(&["/etc", "/home", "/var"])
             ),
+            // shadow-utils dates the password's last change (in /etc/shadow, and in the
+            // /etc/shadow- backup `chage` leaves) by SOURCE_DATE_EPOCH when set, else by today:
+            // without it the layer changes at midnight.
+            env: reproducible_env(&[]),
             offline: true,
             ..Default::default()
         }),

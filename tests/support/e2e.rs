@@ -396,6 +396,14 @@ pub fn layers(engine: &Engine, tag: &str) -> Vec<String> {
 /// `path -> target`, sorted.
 pub fn venv_listing(engine: &Engine, tag: &str) -> Vec<String> {
     let script = r#"cd /app/.venv && find . \( -type f -o -type l \) | LC_ALL=C sort | while read -r f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(stat -c %a "$f") $(sha256sum < "$f" | cut -c1-64)"; fi; done"#;
+    root_sh(engine, tag, script)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The output of `sh -c script`, run as root in image `tag` (whatever its user and entrypoint).
+pub fn root_sh(engine: &Engine, tag: &str, script: &str) -> String {
     let out = engine
         .docker()
         .args([
@@ -413,13 +421,10 @@ pub fn venv_listing(engine: &Engine, tag: &str) -> Vec<String> {
         .unwrap();
     assert!(
         out.status.success(),
-        "listing {tag}: {}",
+        "sh -c in {tag}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The local registry of `scripts/registry.sh`, or a panic saying how to start it.
