@@ -50,6 +50,10 @@ pub struct LockedPackage {
     pub hashes: Vec<String>,
     /// Bytes of the wheel the target would install (an estimate from the lock); 0 if unknown.
     pub size: u64,
+    /// A wheel the target could install is built for its platform (an extension module, not
+    /// `none-any`): where the lock records no sizes (poetry.lock), these are the packages that
+    /// hold most of an environment's bytes.
+    pub compiled: bool,
     /// The PEP 508 marker under which it is installed; `None` when always.
     pub marker: Option<String>,
     /// The lock lists no wheel that fits the target but an sdist: it is built from source,
@@ -191,6 +195,15 @@ pub fn is_sdist(url: &str) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".zip") || name.ends_with(".tar.bz2")
 }
 
+/// Whether a wheel (by its URL or file name) is built for one platform: its platform tag is
+/// not `any`, so it carries compiled code.
+pub fn wheel_is_compiled(url: &str) -> bool {
+    file_name(url)
+        .strip_suffix(".whl")
+        .and_then(|stem| stem.rsplit('-').next())
+        .is_some_and(|platform| platform.split('.').all(|tag| tag != "any"))
+}
+
 /// Whether a wheel (by its URL or file name) can be installed on `target`'s platform: built
 /// for any platform, or for Linux on the target's machine. Python tags are not looked at.
 pub fn wheel_fits(url: &str, target: &Target) -> bool {
@@ -279,6 +292,19 @@ mod tests {
     use crate::platform::Platform;
 
     #[test]
+    fn compiled_wheels_are_those_of_one_platform() {
+        assert!(wheel_is_compiled(
+            "sqlalchemy-2.0.41-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        ));
+        assert!(wheel_is_compiled(
+            "https://x/pyyaml-6.0.3-cp311-cp311-musllinux_1_2_aarch64.whl"
+        ));
+        assert!(!wheel_is_compiled("tenacity-9.0.0-py3-none-any.whl"));
+        assert!(!wheel_is_compiled("six-1.17.0-py2.py3-none-any.whl"));
+        assert!(!wheel_is_compiled("tenacity-9.0.0.tar.gz"));
+    }
+
+    #[test]
     fn requirement_lines_look_like_uv_export() {
         let mut p = LockedPackage {
             name: "typing-extensions".into(),
@@ -287,6 +313,7 @@ mod tests {
             hashes: vec!["sha256:aa".into(), "sha256:bb".into()],
             sdist_only: false,
             size: 1,
+            compiled: false,
             marker: Some("python_full_version < '3.13'".into()),
             wheels: Vec::new(),
         };

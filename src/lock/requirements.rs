@@ -70,6 +70,7 @@ pub fn select(
                 source: PackageSource::Registry(index.to_owned()),
                 hashes,
                 size: 0,
+                compiled: false,
                 marker,
                 // A requirements file does not say which files exist.
                 sdist_only: false,

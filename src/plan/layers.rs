@@ -5,7 +5,9 @@
 //! one blob to export and unpack (measured here: a container is about 0.2 s of CPU, where
 //! installing a small package is a few tens of ms), so `auto` trades granularity for that cost:
 //! - The largest wheels (at least [`LARGE`], up to [`AUTO_LARGE`] of them) keep layers of their
-//!   own: they are most of the bytes a bump would ship again.
+//!   own: they are most of the bytes a bump would ship again. A lock that records no sizes
+//!   (poetry.lock) names its files: there the packages with a compiled wheel (a platform tag,
+//!   not `none-any`) stand in for the large ones.
 //! - Up to [`AUTO_ALONE`] other packages, each is a layer of its own too.
 //! - Past that, they go into buckets chosen by a hash of the name, about
 //!   [`AUTO_PER_BUCKET`] packages each, 2 to [`AUTO_MAX_BUCKETS`] ([`auto_buckets`]). A package
@@ -337,7 +339,9 @@ fn order(layers: &mut [Group]) {
     layers.sort_by_key(|g| std::cmp::Reverse(class(g)));
 }
 
-/// The names of the packages with wheels of at least [`LARGE`], largest first.
+/// The names of the packages with wheels of at least [`LARGE`], largest first; then, where
+/// the lock records no size, those whose wheel is compiled for the platform, by name: with no
+/// sizes to go by, extension modules are the likeliest to be most of the bytes.
 fn largest<'n>(by_name: &BTreeMap<&'n str, Vec<&LockedPackage>>) -> Vec<&'n str> {
     let mut sized: Vec<(&str, u64)> = by_name
         .iter()
@@ -345,7 +349,15 @@ fn largest<'n>(by_name: &BTreeMap<&'n str, Vec<&LockedPackage>>) -> Vec<&'n str>
         .filter(|(_, s)| *s >= LARGE)
         .collect();
     sized.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    sized.into_iter().map(|(n, _)| n).collect()
+    let unsized_compiled = by_name
+        .iter()
+        .filter(|(_, pkgs)| pkgs.iter().all(|p| p.size == 0) && pkgs.iter().any(|p| p.compiled))
+        .map(|(n, _)| *n);
+    sized
+        .into_iter()
+        .map(|(n, _)| n)
+        .chain(unsized_compiled)
+        .collect()
 }
 
 /// The bucket of a package name among `buckets`: a hash that never changes between pycache
@@ -374,10 +386,49 @@ mod tests {
             source: PackageSource::Registry("https://pypi.org/simple".into()),
             hashes: vec![format!("sha256:{name}")],
             size,
+            compiled: false,
             marker: None,
             sdist_only: false,
             wheels: Vec::new(),
         }
+    }
+
+    #[test]
+    fn without_sizes_compiled_wheels_keep_layers_of_their_own() {
+        // poetry.lock: no sizes, but file names; 3 compiled packages among 20.
+        let mut packages: Vec<LockedPackage> =
+            (0..20).map(|i| pkg(&format!("p{i:02}"), 0)).collect();
+        for i in [3, 11, 17] {
+            packages[i].compiled = true;
+        }
+        let env = LockedEnv {
+            packages,
+            ..LockedEnv::default()
+        };
+        let groups = group(&env, Budget::Auto);
+        let own: Vec<&GroupKey> = groups.iter().map(|g| &g.key).take(3).collect();
+        assert_eq!(
+            own,
+            ["p03", "p11", "p17"]
+                .map(|n| GroupKey::Package(n.into()))
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            groups[3..]
+                .iter()
+                .all(|g| matches!(g.key, GroupKey::Bucket(_)))
+        );
+        // A lock that records sizes goes by them alone.
+        let mut sized = env.clone();
+        for p in &mut sized.packages {
+            p.size = 1000;
+        }
+        assert!(
+            group(&sized, Budget::Auto)
+                .iter()
+                .all(|g| matches!(g.key, GroupKey::Bucket(_)))
+        );
     }
 
     fn env(names: &[(&str, u64)]) -> LockedEnv {

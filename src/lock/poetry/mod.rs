@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::markers::{self, Target};
 use super::{
     LocalPackage, LockedEnv, LockedPackage, PYPI, PackageSource, ParseError, Problem, is_sdist,
-    wheel_fits,
+    wheel_fits, wheel_is_compiled,
 };
 use crate::detect::pyproject::{PyProject, normalize_name};
 
@@ -462,8 +462,11 @@ fn installed(
         source,
         // A git checkout has no artifact hash: the commit pins it.
         hashes: if git { Vec::new() } else { hashes },
-        // poetry.lock records no sizes.
+        // poetry.lock records no sizes, but names the files.
         size: 0,
+        compiled: files
+            .iter()
+            .any(|(f, _)| f.is_some_and(|f| wheel_fits(f, target) && wheel_is_compiled(f))),
         marker,
         sdist_only: files.iter().any(|(f, _)| f.is_some_and(is_sdist))
             && !files
