@@ -66,9 +66,10 @@ REGISTRY = "127.0.0.1:5000"
 SCENARIOS = [
     "cold", "no-change", "source-edit", "version-bump", "add-dep", "bump-dep", "add-apt",
     "fresh-ci",
-    "fresh-ci-add-dep-local", "fresh-ci-add-dep-registry",
-    "fresh-ci-bump-dep-local", "fresh-ci-bump-dep-registry",
-    "fresh-ci-add-dep-push", "fresh-ci-bump-dep-push",
+    # Each change's scenarios together: its timed builds run on its commit, before the next
+    # change is laid over the work tree (an add-dep build after the bump-dep overlay built both).
+    "fresh-ci-add-dep-local", "fresh-ci-add-dep-registry", "fresh-ci-add-dep-push",
+    "fresh-ci-bump-dep-local", "fresh-ci-bump-dep-registry", "fresh-ci-bump-dep-push",
 ]
 # Built on the builder as the previous commit's build left it.
 INCREMENTAL = {"no-change", "source-edit", "version-bump", "add-dep", "bump-dep", "add-apt"}
