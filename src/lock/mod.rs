@@ -195,30 +195,46 @@ pub fn is_sdist(url: &str) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".zip") || name.ends_with(".tar.bz2")
 }
 
+/// The platform tag of a wheel (by its URL or file name), compressed as it is written
+/// (`manylinux_2_17_x86_64.manylinux2014_x86_64`); `None` for anything but a wheel.
+/// name-version(-build)?-python-abi-platform.whl.
+fn wheel_platforms(url: &str) -> Option<&str> {
+    file_name(url).strip_suffix(".whl")?.rsplit('-').next()
+}
+
+/// Whether a compressed platform tag names any platform, or one of `families` (tag prefixes)
+/// on `machine`.
+fn platform_fits(platforms: &str, machine: &str, families: &[&str]) -> bool {
+    platforms.split('.').any(|tag| {
+        tag == "any"
+            || families.iter().any(|p| tag.starts_with(p))
+                && tag.strip_suffix(machine).is_some_and(|t| t.ends_with('_'))
+    })
+}
+
 /// Whether a wheel (by its URL or file name) is built for one platform: its platform tag is
 /// not `any`, so it carries compiled code.
 pub fn wheel_is_compiled(url: &str) -> bool {
-    file_name(url)
-        .strip_suffix(".whl")
-        .and_then(|stem| stem.rsplit('-').next())
-        .is_some_and(|platform| platform.split('.').all(|tag| tag != "any"))
+    wheel_platforms(url).is_some_and(|platforms| platforms.split('.').all(|tag| tag != "any"))
+}
+
+/// Whether any of a package's files (URLs or names) is a compiled wheel that fits `target`
+/// ([`LockedPackage::compiled`]).
+pub fn has_compiled_wheel<'a>(files: impl IntoIterator<Item = &'a str>, target: &Target) -> bool {
+    files
+        .into_iter()
+        .any(|f| wheel_is_compiled(f) && wheel_fits(f, target))
 }
 
 /// Whether a wheel (by its URL or file name) can be installed on `target`'s platform: built
 /// for any platform, or for Linux on the target's machine. Python tags are not looked at.
 pub fn wheel_fits(url: &str, target: &Target) -> bool {
-    let Some(stem) = file_name(url).strip_suffix(".whl") else {
-        return false;
-    };
-    // name-version(-build)?-python-abi-platform.whl; the platform tag may be compressed
-    // (`manylinux_2_17_x86_64.manylinux2014_x86_64`).
-    let machine = target.platform_machine();
-    stem.rsplit('-').next().unwrap_or("").split('.').any(|tag| {
-        tag == "any"
-            || ["manylinux", "musllinux", "linux_"]
-                .iter()
-                .any(|p| tag.starts_with(p))
-                && tag.strip_suffix(machine).is_some_and(|t| t.ends_with('_'))
+    wheel_platforms(url).is_some_and(|platforms| {
+        platform_fits(
+            platforms,
+            target.platform_machine(),
+            &["manylinux", "musllinux", "linux_"],
+        )
     })
 }
 
@@ -243,12 +259,11 @@ pub fn wheel_fits_cpython_glibc(url: &str, target: &Target) -> bool {
     else {
         return false;
     };
-    let machine = target.platform_machine();
-    let platform_fits = platforms.split('.').any(|tag| {
-        tag == "any"
-            || ["manylinux", "linux_"].iter().any(|p| tag.starts_with(p))
-                && tag.strip_suffix(machine).is_some_and(|t| t.ends_with('_'))
-    });
+    let platform_fits = platform_fits(
+        platforms,
+        target.platform_machine(),
+        &["manylinux", "linux_"],
+    );
     // `py3`, `py311`, `cp311`: the minor version a tag names (`py3`: any), if Python 3's.
     let minor_of = |tag: &str, prefix: &str| -> Option<Option<u64>> {
         let digits = tag.strip_prefix(prefix)?.strip_prefix('3')?;

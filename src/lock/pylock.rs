@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::markers::{self, Target};
 use super::{
     LocalPackage, LockedEnv, LockedPackage, LockedWheel, PYPI, PackageSource, ParseError, Problem,
-    estimated_size, file_name, wheel_fits, wheel_is_compiled,
+    estimated_size, file_name, has_compiled_wheel, wheel_fits,
 };
 use crate::detect::pyproject::normalize_name;
 
@@ -312,10 +312,7 @@ fn installed(
             source,
             hashes,
             size,
-            compiled: pkg
-                .wheels
-                .iter()
-                .any(|w| wheel_fits(w.file(), target) && wheel_is_compiled(w.file())),
+            compiled: has_compiled_wheel(pkg.wheels.iter().map(Distribution::file), target),
             marker: marker.clone(),
             sdist_only,
             wheels,

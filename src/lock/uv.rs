@@ -272,12 +272,13 @@ fn third_party(pkg: &UvPackage, marker: Option<String>, target: &Target) -> Lock
             hashes
         },
         size,
-        compiled: artifacts.wheels.iter().filter(fits).any(|w| {
-            w.url
-                .as_deref()
-                .or(w.path.as_deref())
-                .is_some_and(super::wheel_is_compiled)
-        }),
+        compiled: super::has_compiled_wheel(
+            artifacts
+                .wheels
+                .iter()
+                .filter_map(|w| w.url.as_deref().or(w.path.as_deref())),
+            target,
+        ),
         marker,
         sdist_only: artifacts.sdist.is_some() && !artifacts.wheels.iter().any(|w| fits(&w)),
         wheels: locked_wheels,

@@ -23,8 +23,8 @@ use serde::Deserialize;
 
 use super::markers::{self, Target};
 use super::{
-    LocalPackage, LockedEnv, LockedPackage, PYPI, PackageSource, ParseError, Problem, is_sdist,
-    wheel_fits, wheel_is_compiled,
+    LocalPackage, LockedEnv, LockedPackage, PYPI, PackageSource, ParseError, Problem,
+    has_compiled_wheel, is_sdist, wheel_fits,
 };
 use crate::detect::pyproject::{PyProject, normalize_name};
 
@@ -464,9 +464,7 @@ fn installed(
         hashes: if git { Vec::new() } else { hashes },
         // poetry.lock records no sizes, but names the files.
         size: 0,
-        compiled: files
-            .iter()
-            .any(|(f, _)| f.is_some_and(|f| wheel_fits(f, target) && wheel_is_compiled(f))),
+        compiled: has_compiled_wheel(files.iter().filter_map(|(f, _)| *f), target),
         marker,
         sdist_only: files.iter().any(|(f, _)| f.is_some_and(is_sdist))
             && !files
